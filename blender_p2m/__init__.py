@@ -1,0 +1,32 @@
+"""blender-p2m: Pixel2Mesh (single image -> 3D mesh) inside Blender.
+
+Importing this package needs neither torch nor bpy: Blender can register the add-on and
+show "PyTorch is missing, here is how to get it" instead of failing. The model lives in
+``blender_p2m.model`` (pure PyTorch) and is used through ``blender_p2m.api``.
+"""
+
+bl_info = {
+    "name": "Pixel2Mesh",
+    "author": "blender-p2m developers",
+    "version": (0, 1, 0),
+    "blender": (3, 4, 0),
+    "location": "View3D > Sidebar > Pixel2Mesh",
+    "description": "Reconstruct an editable mesh from a single image, aligned with the camera",
+    "doc_url": "",
+    "category": "Import-Export",
+}
+
+__version__ = "0.1.0"
+
+
+def register():
+    """Register the Blender UI (imports bpy only now)."""
+    from .addon import register as register_addon
+
+    register_addon()
+
+
+def unregister():
+    from .addon import unregister as unregister_addon
+
+    unregister_addon()

@@ -1,0 +1,170 @@
+"""The public inference API: where the add-on, the batch tools and users meet the model.
+
+    from blender_p2m.api import Intrinsics, load_model
+    model = load_model(weights=None, device="auto")   # None = bundled weights
+    rec = model.reconstruct(image, intrinsics=None, crop=None)
+    rec.vertices  # (N, 3) float32, camera frame (X right, Y up, looking down -Z), finest stage
+    rec.faces     # (F, 3) int64, counter-clockwise seen from outside
+    rec.stages    # [(vertices, faces), ...] coarse (156) to fine (2466)
+    model.reconstruct_many(images, intrinsics_list, batch_size=8)
+
+Outputs are in the frame of the camera that took the image, so they line up with it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import P2MError
+from .image_io import to_rgba
+from .intrinsics import Intrinsics
+from .model.checkpoint import load_checkpoint
+from .model.network import Pixel2Mesh
+from .model.preprocess import Prepared, prepare
+
+__all__ = ["Intrinsics", "P2MError", "Reconstruction", "Pixel2MeshModel", "load_model",
+           "bundled_weights_path", "available_devices", "STAGE_NAMES"]
+
+BUNDLED_WEIGHTS_NAME = "pixel2mesh_compact.pt"
+STAGE_NAMES = ("coarse", "medium", "fine")
+
+
+def bundled_weights_path() -> Path | None:
+    """The bundled weights: inside the add-on package (zip) or in the repository's weights/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "weights" / BUNDLED_WEIGHTS_NAME,
+                      here.parent / "weights" / BUNDLED_WEIGHTS_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_devices() -> list[str]:
+    """Devices this machine can run the model on: "cpu" and, where present, "cuda"."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA when present (honours CUDA_VISIBLE_DEVICES), else CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise P2MError(f"Device '{device}' was asked for but no CUDA GPU is available to PyTorch "
+                       f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+                       f"Use 'cpu' or 'auto'.")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise P2MError(f"Unknown device '{device}': use 'auto', 'cpu' or 'cuda'.") from None
+
+
+@dataclass
+class Reconstruction:
+    """One reconstructed mesh, in the camera frame of the input image.
+
+    Attributes:
+        vertices: (N, 3) float32, finest stage.
+        faces: (F, 3) int64, outward winding.
+        stages: [(vertices, faces)] for every stage, coarse to fine.
+        intrinsics: the intrinsics used, for the image as given.
+        network_image: (S, S, 3) float32, what the network saw (for previews).
+    """
+
+    stages: list[tuple[np.ndarray, np.ndarray]]
+    intrinsics: Intrinsics
+    network_image: np.ndarray = field(repr=False)
+
+    @property
+    def vertices(self) -> np.ndarray:
+        return self.stages[-1][0]
+
+    @property
+    def faces(self) -> np.ndarray:
+        return self.stages[-1][1]
+
+    def stage(self, which: int | str) -> tuple[np.ndarray, np.ndarray]:
+        """(vertices, faces) of a stage by index or name ("coarse", "medium", "fine")."""
+        if isinstance(which, str):
+            if which not in STAGE_NAMES:
+                raise P2MError(f"Unknown stage {which!r}: use one of {', '.join(STAGE_NAMES)}.")
+            which = STAGE_NAMES.index(which)
+        return self.stages[which]
+
+
+class Pixel2MeshModel:
+    """A loaded network on a device, with the preprocessing that makes any image fit it."""
+
+    def __init__(self, network: Pixel2Mesh, device: torch.device, metadata: dict, weights_path: str):
+        self.network = network.to(device).eval()
+        self.device = device
+        self.metadata = metadata
+        self.weights_path = weights_path
+        self.config = network.config
+
+    def _prepare(self, image, intrinsics, crop) -> tuple[Prepared, Intrinsics]:
+        rgba = to_rgba(image)
+        h, w = rgba.shape[:2]
+        prepared = prepare(rgba, intrinsics, self.config.input_size, crop)
+        used = intrinsics if intrinsics is not None else Intrinsics.default(w, h)
+        return prepared, used
+
+    @torch.inference_mode()
+    def _run(self, prepared: Sequence[Prepared]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        images = torch.stack([p.image for p in prepared]).to(self.device)       # (B, 3, S, S)
+        intrinsics = torch.stack([p.intrinsics for p in prepared]).to(self.device)  # (B, 4)
+        outputs = self.network(images, intrinsics)
+        results = []
+        for b, p in enumerate(prepared):
+            rotation = torch.from_numpy(p.rotation).float()
+            stages = []
+            for out in outputs:
+                v_virtual = out.vertices[b].float().cpu()                       # (N, 3)
+                v = (v_virtual @ rotation).numpy()                              # R^T v, row vectors
+                stages.append((np.ascontiguousarray(v, dtype=np.float32), out.faces.cpu().numpy()))
+            results.append(stages)
+        return results
+
+    def reconstruct(self, image, intrinsics: Intrinsics | None = None,
+                    crop: str | None = None) -> Reconstruction:
+        """Reconstruct one image (path, PIL image or H x W x {1,3,4} array)."""
+        return self.reconstruct_many([image], [intrinsics], batch_size=1, crop=crop)[0]
+
+    def reconstruct_many(self, images: Sequence, intrinsics_list: Sequence[Intrinsics | None] | None = None,
+                         batch_size: int = 8, crop: str | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> list[Reconstruction]:
+        """Reconstruct several images in batches; results equal those of reconstruct()."""
+        images = list(images)
+        intrinsics_list = list(intrinsics_list) if intrinsics_list is not None else [None] * len(images)
+        if len(intrinsics_list) != len(images):
+            raise P2MError(f"Got {len(images)} images but {len(intrinsics_list)} intrinsics.")
+        if batch_size < 1:
+            raise P2MError(f"batch_size must be at least 1, got {batch_size}.")
+        results: list[Reconstruction] = []
+        for start in range(0, len(images), batch_size):
+            chunk = [self._prepare(img, intr, crop)
+                     for img, intr in zip(images[start:start + batch_size],
+                                          intrinsics_list[start:start + batch_size])]
+            stages = self._run([p for p, _ in chunk])
+            for (p, used), st in zip(chunk, stages):
+                results.append(Reconstruction(st, used, p.image.permute(1, 2, 0).numpy()))
+            if progress is not None:
+                progress(len(results), len(images))
+        return results
+
+
+def load_model(weights: str | os.PathLike | None = None, device: str = "auto") -> Pixel2MeshModel:
+    """Load a checkpoint (None = the bundled weights) onto a device ("auto", "cpu", "cuda")."""
+    if weights is None:
+        weights = bundled_weights_path()
+        if weights is None:
+            raise P2MError(f"No bundled weights found ({BUNDLED_WEIGHTS_NAME} is missing from "
+                           f"weights/). Train and export them (see weights/MODEL_CARD.md) or pass "
+                           f"a weights file.")
+    dev = resolve_device(device)
+    network, metadata = load_checkpoint(weights)
+    return Pixel2MeshModel(network, dev, metadata, str(weights))

@@ -1,0 +1,112 @@
+"""One checkpoint format for everything: configuration, weights and metadata.
+
+A checkpoint is a plain dict of tensors, strings and numbers, saved with torch.save and
+read back with ``torch.load(..., weights_only=True)``, so loading never runs pickled code.
+
+    {"format": "blender-p2m-checkpoint", "format_version": 1,
+     "config": ModelConfig.to_dict(), "state_dict": {name: tensor},
+     "metadata": {...}}   # JSON-like: training data, metrics, versions, optimiser state...
+
+Weights may be stored in float16 (the bundled file is); they are cast back to float32.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from ..errors import P2MError
+from .config import ModelConfig
+from .network import Pixel2Mesh
+
+FORMAT = "blender-p2m-checkpoint"
+FORMAT_VERSION = 1
+
+
+def checkpoint_dict(model: Pixel2Mesh, metadata: dict | None = None, half: bool = False) -> dict:
+    """The checkpoint of a model (weights copied to CPU, optionally in float16)."""
+    state = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        state[name] = tensor.clone()
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.config.to_dict(),
+            "state_dict": state, "metadata": dict(metadata or {})}
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename.
+
+    A reader (or a resumed run) sees either the old file or the complete new one, never
+    half a file, even if the process is killed during the write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read and validate a checkpoint file; every problem becomes one P2MError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise P2MError(f"Weights file not found: {path}. Check the path, or leave it empty "
+                       f"to use the bundled weights.")
+    if path.is_dir():
+        raise P2MError(f"Weights path is a folder, not a file: {path}.")
+    if path.stat().st_size == 0:
+        raise P2MError(f"Weights file is empty: {path}. Copy or export it again.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise P2MError(f"Refused to load {path}: it contains Python objects other than weights "
+                       f"(it could run code). Only blender-p2m checkpoints are accepted. ({e})"
+                       .split("\n")[0]) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise P2MError(f"Weights file {path} is truncated or corrupted ({first}). "
+                       f"Copy or export it again.") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise P2MError(f"{path} is not a blender-p2m checkpoint (no '{FORMAT}' header). Export "
+                       f"weights with `python -m training.export`.")
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        raise P2MError(f"{path} has checkpoint format version {ckpt.get('format_version')}, this "
+                       f"version of blender-p2m reads version {FORMAT_VERSION}.")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> Pixel2Mesh:
+    """Rebuild the network from the configuration stored in the checkpoint, load its weights."""
+    try:
+        config = ModelConfig.from_dict(ckpt["config"])
+        model = Pixel2Mesh(config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise P2MError(f"{source} has an invalid model configuration: {e}") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise P2MError(f"{source} does not match its configuration '{config.name}' "
+                       f"({first}). The file is damaged or was edited.") from None
+    return model
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[Pixel2Mesh, dict]:
+    """Model (eval mode, CPU) and metadata from a checkpoint file."""
+    ckpt = read_checkpoint(path)
+    model = model_from_checkpoint(ckpt, source=str(path))
+    return model.eval(), ckpt.get("metadata", {})

@@ -1,0 +1,55 @@
+"""Image encoder: VGG-16 up to conv5_3 with a width multiplier.
+
+The paper pools conv3_3, conv4_3 and conv5_3 (256 + 512 + 512 = 1280 channels at width 1).
+Batch normalisation after each convolution lets the network train from scratch on the
+project's own (small) datasets; it is folded into plain affine maps at inference.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# (number of 3x3 convs, channels at width 1) per VGG-16 stage; stages 3, 4, 5 are pooled.
+VGG16_STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+POOLED_STAGES = (2, 3, 4)  # conv3_3, conv4_3, conv5_3
+STAGE_STRIDES = (1, 2, 4, 8, 16)
+
+
+def _channels(base: int, width: float) -> int:
+    return max(8, int(round(base * width)))
+
+
+class VGG16Encoder(nn.Module):
+    """Returns the feature maps of conv3_3, conv4_3 and conv5_3.
+
+    Args:
+        width: channel multiplier (1.0 = VGG-16).
+    Input: images (B, 3, S, S) in [0, 1]; S must be a multiple of 16.
+    """
+
+    def __init__(self, width: float = 1.0):
+        super().__init__()
+        self.stages = nn.ModuleList()
+        in_ch = 3
+        for n_convs, base in VGG16_STAGES:
+            out_ch = _channels(base, width)
+            layers: list[nn.Module] = []
+            for _ in range(n_convs):
+                layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+                           nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
+                in_ch = out_ch
+            self.stages.append(nn.Sequential(*layers))
+        self.out_channels = tuple(_channels(VGG16_STAGES[i][1], width) for i in POOLED_STAGES)
+        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        x = (images - self.mean) / self.std                       # (B, 3, S, S)
+        maps = []
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                x = nn.functional.max_pool2d(x, 2)
+            x = stage(x)                                          # (B, C_i, S / 2^i, S / 2^i)
+            if i in POOLED_STAGES:
+                maps.append(x)
+        return maps

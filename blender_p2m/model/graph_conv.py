@@ -1,0 +1,80 @@
+"""Graph convolution and the G-ResNet deformation block.
+
+Graph conv (paper, eq. 1 with a normalised adjacency): f'_p = W0 f_p + W1 mean_{q in N(p)} f_q + b.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def aggregate_neighbours(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Row-normalised sparse adjacency times batched features.
+
+    Args:
+        adjacency: sparse (N, N).
+        x: (B, N, C).
+    Returns:
+        (B, N, C), in the dtype of x (computed in float32: sparse kernels lack fp16).
+    """
+    b, n, c = x.shape
+    flat = x.float().transpose(0, 1).reshape(n, b * c)             # (N, B*C)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        out = torch.sparse.mm(adjacency, flat)                      # (N, B*C)
+    return out.reshape(n, b, c).transpose(0, 1).to(x.dtype)
+
+
+class GraphConv(nn.Module):
+    """One graph convolution over a fixed mesh graph (adjacency passed in at call time)."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.self_weight = nn.Linear(in_features, out_features, bias=True)
+        self.neighbour_weight = nn.Linear(in_features, out_features, bias=False)
+        bound = math.sqrt(6.0 / (in_features + out_features)) / math.sqrt(2.0)
+        nn.init.uniform_(self.self_weight.weight, -bound, bound)
+        nn.init.uniform_(self.neighbour_weight.weight, -bound, bound)
+        nn.init.zeros_(self.self_weight.bias)
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        # Aggregate on the narrower side: cheaper when out_features < in_features.
+        if self.neighbour_weight.out_features < self.neighbour_weight.in_features:
+            neighbours = aggregate_neighbours(adjacency, self.neighbour_weight(x))
+        else:
+            neighbours = self.neighbour_weight(aggregate_neighbours(adjacency, x))
+        return self.self_weight(x) + neighbours                    # (B, N, out)
+
+
+class GResNet(nn.Module):
+    """Deformation block: graph conv in, (layers - 2) / 2 residual pairs, and two heads.
+
+    Residual pairs average input and output, (x + f(x)) / 2, as the original code does,
+    which keeps activations bounded through 14 layers. The coordinate branch predicts a
+    displacement of every vertex, initialised near zero so training starts at the
+    ellipsoid.
+
+    Returns the hidden features (B, N, hidden) and the displacements (B, N, 3).
+    """
+
+    def __init__(self, in_features: int, hidden: int, layers: int):
+        super().__init__()
+        if layers < 2 or layers % 2:
+            raise ValueError(f"G-ResNet needs an even number of layers >= 2, got {layers}")
+        self.input = GraphConv(in_features, hidden)
+        self.residual = nn.ModuleList(
+            nn.ModuleList([GraphConv(hidden, hidden), GraphConv(hidden, hidden)])
+            for _ in range((layers - 2) // 2))
+        self.coordinates = GraphConv(hidden, 3)
+        nn.init.uniform_(self.coordinates.self_weight.weight, -1e-3, 1e-3)
+        nn.init.uniform_(self.coordinates.neighbour_weight.weight, -1e-3, 1e-3)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.act(self.input(x, adjacency))                      # (B, N, hidden)
+        for first, second in self.residual:
+            y = self.act(first(h, adjacency))
+            y = self.act(second(y, adjacency))
+            h = (h + y) * 0.5
+        return h, self.coordinates(h, adjacency)                    # (B, N, hidden), (B, N, 3)
