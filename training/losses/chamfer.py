@@ -25,9 +25,9 @@ def _check_clouds(a: torch.Tensor, b: torch.Tensor) -> None:
 def _nearest_index(a: torch.Tensor, b: torch.Tensor, chunk_size: int) -> torch.Tensor:
     """Index of the nearest b for each a, found block by block (no gradient).
 
-    Distances inside a block use |a|^2 - 2 a.b + |b|^2 (one batched matmul). Both clouds are
-    first centred on b's mean so that the cancellation in that expansion stays small; the
-    returned distances are recomputed exactly from the chosen points by the caller.
+    Distances inside a block use |b|^2 - 2 a.b (one batched matmul; |a|^2 is left out).
+    Both clouds are first centred on b's mean so that the cancellation in that expansion
+    stays small; the returned distances are recomputed exactly from the chosen points by the caller.
     """
     B, N, _ = a.shape
     M = b.shape[1]
@@ -38,14 +38,14 @@ def _nearest_index(a: torch.Tensor, b: torch.Tensor, chunk_size: int) -> torch.T
     idx = torch.empty(B, N, dtype=torch.int64, device=a.device)  # (B, N)
     for n0 in range(0, N, chunk_size):
         a_c = a[:, n0:n0 + chunk_size]  # (B, n, 3)
-        a_sq = (a_c * a_c).sum(-1, keepdim=True)  # (B, n, 1)
         best_d = None
         best_i = None
         for m0 in range(0, M, chunk_size):
             b_c = b[:, m0:m0 + chunk_size]  # (B, m, 3)
-            # |b|^2 - 2 a.b; |a|^2 is constant per row and only added for readability.
+            # |b|^2 - 2 a.b: the squared distance less |a|^2, which is the same along a row
+            # and so does not change which b is nearest.
             d = torch.baddbmm(b_sq[:, None, m0:m0 + chunk_size], a_c, b_c.transpose(1, 2),
-                              alpha=-2.0) + a_sq  # (B, n, m)
+                              alpha=-2.0)  # (B, n, m)
             d_min, i_min = d.min(dim=2)  # (B, n), (B, n)
             i_min = i_min + m0
             if best_d is None:

@@ -1,0 +1,39 @@
+"""The Blender side of blender-p2m, split by Blender role.
+
+props (scene settings), prefs (add-on preferences), torch_setup (getting PyTorch),
+operators (the Reconstruct button), ui (the sidebar panel); camera, image_input,
+scene_mesh and worker hold the plain logic those use. PyTorch is imported only when
+Reconstruct first runs, so the add-on registers, and explains what is missing, without it.
+"""
+from __future__ import annotations
+
+import bpy
+
+from . import operators, prefs, props, torch_setup, ui, worker
+
+# Registration order matters: property groups before the classes that point to them.
+MODULES = (props, prefs, torch_setup, operators, ui)
+
+
+def register() -> None:
+    """Register every module's CLASSES in order; on failure undo what was done and re-raise."""
+    registered = []
+    try:
+        for module in MODULES:
+            for cls in module.CLASSES:
+                bpy.utils.register_class(cls)
+                registered.append(cls)
+        props.register_scene_property()
+    except Exception:
+        for cls in reversed(registered):
+            bpy.utils.unregister_class(cls)
+        raise
+    torch_setup.add_configured_site_packages()
+
+
+def unregister() -> None:
+    props.unregister_scene_property()
+    for module in reversed(MODULES):
+        for cls in reversed(module.CLASSES):
+            bpy.utils.unregister_class(cls)
+    worker.MODELS.clear()

@@ -1,0 +1,184 @@
+"""A reconstruction (camera-frame vertices and faces) -> an ordinary editable mesh object.
+
+All or nothing: if anything fails while building, every datablock made here is removed
+again before the error propagates, so a failed click leaves the file as it was.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import P2MError
+from .camera import camera_to_world_matrix
+
+MATERIAL_SUFFIX = " image"
+
+
+def scale_to_depth(vertices_cam: np.ndarray, target_depth: float) -> np.ndarray:
+    """Scale a mesh about the camera centre so its bounding-box centre lies at target_depth.
+
+    Scaling about the camera centre moves every point along its own viewing ray, so the
+    mesh still lines up with the image; only its size and distance change.
+    """
+    if not target_depth > 0.0:
+        raise P2MError("The 3D cursor is behind the camera (or level with it), so the mesh "
+                       "cannot be placed at its depth. Move the 3D cursor in front of the "
+                       "camera, or set Placement to 'As predicted'.")
+    z = vertices_cam[:, 2]                                          # (N,)
+    centre_depth = -0.5 * (z.min() + z.max())
+    if not centre_depth > 0.0:
+        raise P2MError("The predicted mesh is not in front of the camera; it cannot be scaled "
+                       "to the 3D cursor's depth. Use Placement 'As predicted'.")
+    return (vertices_cam * (target_depth / centre_depth)).astype(np.float32)
+
+
+def camera_projection_uvs(vertices_cam: np.ndarray, faces: np.ndarray, intrinsics) -> np.ndarray:
+    """UV per face corner: where each vertex projects in the image, (0, 0) bottom-left.
+
+    Returns (F * 3, 2) float32 in face-corner (loop) order.
+    """
+    x, y = vertices_cam[:, 0], vertices_cam[:, 1]
+    depth = np.maximum(-vertices_cam[:, 2], 1e-9)                   # (N,)
+    u = intrinsics.cx + intrinsics.fx * x / depth                   # pixels, from the left
+    v = intrinsics.cy - intrinsics.fy * y / depth                   # pixels, from the top
+    uv = np.stack([u / intrinsics.width, 1.0 - v / intrinsics.height], axis=1)  # (N, 2)
+    return uv[faces.reshape(-1)].astype(np.float32)                 # (F * 3, 2)
+
+
+def _build_mesh_data(mesh, vertices_world: np.ndarray, faces: np.ndarray) -> None:
+    """Fill an empty Mesh with triangles through foreach_set (fast, version independent)."""
+    n_faces = len(faces)
+    mesh.vertices.add(len(vertices_world))
+    mesh.loops.add(n_faces * 3)
+    mesh.polygons.add(n_faces)
+    mesh.vertices.foreach_set("co", vertices_world.reshape(-1))
+    mesh.loops.foreach_set("vertex_index", faces.astype(np.int32).reshape(-1))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, n_faces * 3, 3, dtype=np.int32))
+    if not _loop_total_is_readonly():
+        mesh.polygons.foreach_set("loop_total", np.full(n_faces, 3, dtype=np.int32))
+    mesh.update(calc_edges=True)
+    if mesh.validate(verbose=False):
+        raise P2MError("The reconstructed mesh had invalid faces and could not be built. "
+                       "Try another stage or image; if it persists, report it as a bug.")
+
+
+def _loop_total_is_readonly() -> bool:
+    """Blender 4.0+ derives each polygon's corner count from loop_start (read-only)."""
+    import bpy
+
+    return bpy.types.MeshPolygon.bl_rna.properties["loop_total"].is_readonly
+
+
+def _set_smooth(mesh, smooth: bool) -> None:
+    if hasattr(mesh, "shade_smooth"):                           # Blender 4.1+
+        mesh.shade_smooth() if smooth else mesh.shade_flat()
+    else:
+        mesh.polygons.foreach_set("use_smooth", [smooth] * len(mesh.polygons))
+
+
+def _image_material(name: str, image):
+    """A material whose base colour is the image, looked up through the mesh's UVs."""
+    import bpy
+
+    material = bpy.data.materials.new(name)
+    try:
+        if not getattr(material, "node_tree", None) or not material.node_tree:
+            material.use_nodes = True                           # Blender < 5.0
+        nodes = material.node_tree.nodes
+        bsdf = next(n for n in nodes if n.type == 'BSDF_PRINCIPLED')
+        texture = nodes.new("ShaderNodeTexImage")
+        texture.image = image
+        texture.extension = 'EXTEND'
+        texture.location = (bsdf.location.x - 320, bsdf.location.y)
+        material.node_tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+        if "Roughness" in bsdf.inputs:
+            bsdf.inputs["Roughness"].default_value = 1.0
+    except Exception:
+        bpy.data.materials.remove(material)
+        raise
+    return material
+
+
+def create_mesh_object(collection, vertices_cam: np.ndarray, faces: np.ndarray, camera_object,
+                       name: str, shade_smooth: bool = False, parent_to_camera: bool = False,
+                       texture_image=None, intrinsics=None, props: dict | None = None):
+    """Build the reconstructed mesh as an object in `collection`, aligned with the camera.
+
+    Args:
+        collection: the bpy Collection to link the new object into.
+        vertices_cam: (N, 3) vertices in the camera frame (X right, Y up, looking down -Z).
+        faces: (F, 3) vertex indices, counter-clockwise seen from outside.
+        camera_object: the camera the vertices are relative to (its matrix_world places them).
+        name: name for the object and its mesh (Blender adds .001 if taken).
+        shade_smooth: smooth shading instead of flat.
+        parent_to_camera: parent the object to the camera, keeping its world transform.
+        texture_image: a bpy Image to project onto the mesh (UVs from the camera projection).
+        intrinsics: the image's Intrinsics; needed with texture_image.
+        props: custom properties to record on the object (source image, weights, stage, ...).
+
+    Returns:
+        The new object, linked, selected and active in the view layer if it is visible there.
+    """
+    import bpy
+
+    vertices_cam = np.asarray(vertices_cam, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if vertices_cam.ndim != 2 or vertices_cam.shape[1] != 3 or len(vertices_cam) == 0:
+        raise P2MError(f"Expected (N, 3) vertices, got an array of shape {vertices_cam.shape}.")
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise P2MError(f"Expected (F, 3) triangles, got an array of shape {faces.shape}.")
+    if faces.min() < 0 or faces.max() >= len(vertices_cam):
+        raise P2MError("The faces refer to vertices that do not exist.")
+    if not np.all(np.isfinite(vertices_cam)):
+        raise P2MError("The reconstruction contains NaN or infinite vertices (the weights may "
+                       "be damaged). Try another weights file or stage.")
+    if texture_image is not None and intrinsics is None:
+        raise P2MError("Projecting the image as a texture needs the image's intrinsics.")
+
+    to_world = np.array(camera_to_world_matrix(camera_object), dtype=np.float64)  # (4, 4)
+    vertices_world = vertices_cam @ to_world[:3, :3].T + to_world[:3, 3]            # (N, 3)
+    if np.linalg.det(to_world[:3, :3]) < 0:          # a mirrored camera flips the winding
+        faces = faces[:, ::-1]
+
+    created = []                                     # (collection, datablock), newest last
+    try:
+        mesh = bpy.data.meshes.new(name)
+        created.append((bpy.data.meshes, mesh))
+        _build_mesh_data(mesh, vertices_world.astype(np.float32), faces)
+        _set_smooth(mesh, shade_smooth)
+        if texture_image is not None:
+            uv_layer = mesh.uv_layers.new(name="CameraProjection")
+            uvs = camera_projection_uvs(vertices_cam, faces, intrinsics)  # (F*3, 2)
+            uv_layer.data.foreach_set("uv", uvs.reshape(-1))
+            material = _image_material(name + MATERIAL_SUFFIX, texture_image)
+            created.append((bpy.data.materials, material))
+            mesh.materials.append(material)
+        obj = bpy.data.objects.new(name, mesh)
+        created.append((bpy.data.objects, obj))
+        for key, value in (props or {}).items():
+            obj[key] = value
+        collection.objects.link(obj)
+        if parent_to_camera:
+            obj.parent = camera_object
+            obj.matrix_parent_inverse = camera_object.matrix_world.inverted()
+        _select_only(obj)
+        return obj
+    except Exception:
+        for data, block in reversed(created):
+            data.remove(block)
+        raise
+
+
+def _select_only(obj) -> None:
+    """Make obj the only selected object and the active one, where the view layer shows it."""
+    import bpy
+
+    view_layer = bpy.context.view_layer
+    if view_layer is None:
+        return
+    for other in view_layer.objects.selected:
+        other.select_set(False)
+    try:
+        obj.select_set(True, view_layer=view_layer)
+    except RuntimeError:
+        return                          # linked into a collection this view layer excludes
+    view_layer.objects.active = obj

@@ -1,0 +1,107 @@
+"""The sidebar panel: View3D > Sidebar > Pixel2Mesh."""
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import bpy
+
+from .operators import STATUS, P2M_OT_reconstruct
+from .prefs import ADDON_ID
+from .torch_setup import torch_status
+
+CATEGORY = "Pixel2Mesh"
+
+
+def wrapped_label(layout, text: str, width_px: int, icon: str = 'NONE') -> None:
+    """A long message as several labels that fit the sidebar (labels do not wrap)."""
+    chars = max(20, int(width_px / 7) - 4)
+    for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else 'BLANK1')
+
+
+def available_devices_text() -> str:
+    """Which devices can run the model, without importing PyTorch just to draw a panel."""
+    if "torch" not in sys.modules:
+        return "Available: CPU (CUDA is checked when PyTorch loads)"
+    from .. import api
+
+    return "Available: " + ", ".join(d.upper() for d in api.available_devices())
+
+
+def _draw_image_source(layout, context, settings) -> None:
+    layout.row().prop(settings, "image_source", expand=True)
+    if settings.image_source == 'DATABLOCK':
+        layout.template_ID(settings, "image", open="image.open")
+    elif settings.image_source == 'FILE':
+        layout.prop(settings, "image_path", text="")
+    else:
+        camera_object = settings.camera or context.scene.camera
+        images = [bg.image.name for bg in getattr(getattr(camera_object, "data", None),
+                                                   "background_images", [])
+                  if bg.source == 'IMAGE' and bg.image is not None]
+        layout.label(text=f"Using '{images[0]}'" if images else "The camera has no background image",
+                     icon='IMAGE_DATA' if images else 'ERROR')
+
+
+def _draw_progress(layout) -> None:
+    text = f"{STATUS.step}... (Esc to cancel)"
+    if hasattr(layout, "progress"):                               # Blender 4.0+
+        layout.progress(factor=STATUS.progress, type='BAR', text=text)
+    else:
+        layout.label(text=f"{round(STATUS.progress * 100)}%  {text}", icon='SORTTIME')
+
+
+class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
+    bl_label = "Pixel2Mesh"
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = CATEGORY
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.pixel2mesh
+        width = context.region.width if context.region else 300
+
+        status = torch_status()
+        if not status.found:
+            box = layout.box()
+            wrapped_label(box, status.text, width, icon='ERROR')
+            op = box.operator("preferences.addon_show", text="Get PyTorch...", icon='PREFERENCES')
+            op.module = ADDON_ID
+
+        col = layout.column()
+        col.label(text="Image")
+        _draw_image_source(col, context, settings)
+        col.prop(settings, "camera")
+        if settings.camera is None:
+            scene_camera = context.scene.camera
+            col.label(text=f"Scene camera: {scene_camera.name}" if scene_camera else
+                      "The scene has no camera", icon='NONE' if scene_camera else 'ERROR')
+
+        col = layout.column()
+        col.prop(settings, "stage")
+        col.prop(settings, "crop_to_object")
+        col.prop(settings, "device")
+        col.label(text=available_devices_text())
+
+        col = layout.column(heading="Result")
+        col.prop(settings, "shade_smooth")
+        col.prop(settings, "project_texture")
+        col.prop(settings, "parent_to_camera")
+        col.prop(settings, "placement", text="")
+        col.prop(settings, "object_name")
+
+        row = layout.row()
+        row.scale_y = 1.5
+        row.enabled = not STATUS.running
+        row.operator(P2M_OT_reconstruct.bl_idname, icon='MESH_ICOSPHERE')
+        if STATUS.running:
+            _draw_progress(layout)
+        elif STATUS.error:
+            wrapped_label(layout.box(), STATUS.error, width, icon='ERROR')
+        elif STATUS.result:
+            wrapped_label(layout.box(), STATUS.result, width, icon='CHECKMARK')
+
+
+CLASSES = (VIEW3D_PT_pixel2mesh,)

@@ -1,0 +1,184 @@
+"""Running the model off Blender's main thread (no bpy in this module).
+
+The Reconstruct operator gathers everything the model needs on the main thread into a
+ReconstructRequest (numpy pixels, intrinsics, options), hands it to a ReconstructWorker
+thread and drains the worker's queue from a modal timer. Loaded models are cached by
+(weights file, its modification time, device), so only the first click pays for
+importing PyTorch and loading the weights.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import P2MError
+from ..intrinsics import Intrinsics
+
+TORCH_MISSING = ("PyTorch is not installed in Blender's Python. Open Edit > Preferences > "
+                 "Add-ons > Pixel2Mesh and click Install PyTorch, or set 'PyTorch "
+                 "site-packages' to a folder that has it.")
+
+
+@dataclass(frozen=True)
+class ReconstructRequest:
+    """Everything the worker needs; plain data only.
+
+    Attributes:
+        rgba: (H, W, 4) float32 top-down RGBA in [0, 1].
+        intrinsics: the camera's intrinsics for the render resolution (same aspect as rgba).
+        stage: "coarse", "medium" or "fine".
+        crop: None or "object".
+        weights: a checkpoint path, or None for the bundled weights.
+        device: "auto", "cpu" or "cuda".
+    """
+
+    rgba: np.ndarray
+    intrinsics: Intrinsics
+    stage: str
+    crop: str | None
+    weights: str | None
+    device: str
+
+
+@dataclass(frozen=True)
+class ReconstructOutcome:
+    """The chosen stage in the camera frame, and what produced it.
+
+    Attributes:
+        vertices: (N, 3) float32, camera frame.
+        faces: (F, 3) int64, counter-clockwise seen from outside.
+        intrinsics: the intrinsics of the image as given (after rescaling).
+        weights: the weights file actually used.
+        device: the device it ran on ("cpu", "cuda").
+        seconds: wall time from the request to the mesh data.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    intrinsics: Intrinsics
+    weights: str
+    device: str
+    seconds: float
+
+
+class ModelCache:
+    """Loaded models by (weights path, mtime, device); safe to use from several threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._models = {}
+
+    def get(self, weights: str | None, device: str):
+        from .. import api
+
+        if weights is None:
+            weights = api.bundled_weights_path()
+        if device == "auto":
+            device = "cuda" if "cuda" in api.available_devices() else "cpu"
+        if weights is None:
+            return api.load_model(None, device)      # raises the API's clear message
+        key = (os.path.abspath(weights), _mtime(weights), device)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = api.load_model(weights, device)
+            return self._models[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
+def _mtime(path) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0                                   # load_model reports the missing file
+
+
+MODELS = ModelCache()
+
+
+def reconstruct(request: ReconstructRequest,
+                on_step: Callable[[float, str], None] = lambda fraction, text: None,
+                cache: ModelCache = MODELS) -> ReconstructOutcome:
+    """Load (or reuse) the model and reconstruct one image. Raises P2MError for user errors."""
+    start = time.perf_counter()
+    on_step(0.05, "Loading PyTorch")
+    try:
+        from .. import api
+    except (ImportError, OSError) as e:
+        if getattr(e, "name", "") in ("torch", "numpy"):
+            raise P2MError(TORCH_MISSING) from None
+        raise P2MError(f"PyTorch could not be loaded ({e}). Reinstall it from the add-on "
+                       f"preferences (Install PyTorch).") from None
+    on_step(0.2, "Loading the model")
+    model = cache.get(request.weights, request.device)
+    on_step(0.5, "Reconstructing")
+    rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop)
+    vertices, faces = rec.stage(request.stage)
+    return ReconstructOutcome(vertices, faces, _image_intrinsics(request), model.weights_path,
+                              str(model.device), time.perf_counter() - start)
+
+
+def _image_intrinsics(request: ReconstructRequest) -> Intrinsics:
+    """The request's intrinsics rescaled to the image as given (same rule as the API)."""
+    h, w = request.rgba.shape[:2]
+    intr = request.intrinsics
+    if (intr.width, intr.height) == (w, h):
+        return intr
+    s = w / intr.width
+    return Intrinsics(intr.fx * s, intr.fy * s, intr.cx * s, intr.cy * s, w, h)
+
+
+def describe_unexpected(error: BaseException) -> str:
+    """A plain message for a bug (the traceback goes to the system console)."""
+    traceback.print_exception(type(error), error, error.__traceback__)
+    return (f"Unexpected error ({type(error).__name__}: {error}). This is a bug in the "
+            f"Pixel2Mesh add-on; the details are in the system console (Window > Toggle "
+            f"System Console on Windows). Please report it.")
+
+
+class ReconstructWorker(threading.Thread):
+    """Runs reconstruct() off the main thread; results arrive on `messages`:
+
+    ("step", fraction, text), then ("done", ReconstructOutcome) or ("failed", message).
+    A cancelled worker finishes its current step and its result is simply not used.
+    """
+
+    def __init__(self, request: ReconstructRequest, cache: ModelCache = MODELS):
+        super().__init__(name="pixel2mesh-reconstruct", daemon=True)
+        self.request = request
+        self.cache = cache
+        self.messages: queue.Queue = queue.Queue()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        try:
+            outcome = reconstruct(self.request, self._step, self.cache)
+            self.messages.put(("done", outcome))
+        except P2MError as e:
+            self.messages.put(("failed", str(e)))
+        except Exception as e:                       # a bug: say so plainly, keep Blender alive
+            self.messages.put(("failed", describe_unexpected(e)))
+
+    def _step(self, fraction: float, text: str) -> None:
+        self.messages.put(("step", fraction, text))
+
+    def drain(self) -> list[tuple]:
+        """All messages waiting now (main thread)."""
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get_nowait())
+            except queue.Empty:
+                return out

@@ -1,0 +1,649 @@
+"""The add-on inside Blender, through the bpy module (Blender 5.0 as a Python module).
+
+bpy runs in background mode here, so Reconstruct runs synchronously (the modal, threaded
+path is exercised by tests/test_addon_blender34.py in a real Blender under Xvfb).
+"""
+from __future__ import annotations
+
+import math
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+import addon_utils  # noqa: E402  (comes with bpy)
+from bpy_extras.object_utils import world_to_camera_view  # noqa: E402
+from mathutils import Euler, Matrix, Vector  # noqa: E402
+
+from blender_p2m.addon import camera as camera_math  # noqa: E402
+from blender_p2m.addon import operators, scene_mesh, torch_setup  # noqa: E402
+from blender_p2m.errors import P2MError  # noqa: E402
+from blender_p2m.intrinsics import Intrinsics  # noqa: E402
+
+ADDON = "blender_p2m"
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def addon():
+    """The add-on enabled as Blender enables it (so its preferences exist)."""
+    addon_utils.enable(ADDON, default_set=True)
+    assert ADDON in bpy.context.preferences.addons
+    yield bpy.context.preferences.addons[ADDON].preferences
+    addon_utils.disable(ADDON, default_set=True)
+
+
+@pytest.fixture
+def prefs(addon, tiny_checkpoint):
+    """Preferences pointing at the tiny test checkpoint; restored afterwards."""
+    addon.weights_path = str(tiny_checkpoint)
+    addon.default_device = 'CPU'
+    yield addon
+    addon.weights_path = ""
+    addon.default_device = 'AUTO'
+
+
+def _clear_file() -> None:
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.cameras,
+                       bpy.data.images):
+        for block in list(collection):
+            collection.remove(block)
+
+
+def silhouette_rgba(width: int, height: int) -> np.ndarray:
+    """(H, W, 4) top-down: an orange ellipse on a transparent background, centred."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = ((xx + 0.5 - width / 2) / (0.22 * width)) ** 2 + \
+             ((yy + 0.5 - height / 2) / (0.25 * height)) ** 2 < 1.0
+    a = inside.astype(np.float32)
+    return np.stack([0.9 * a, 0.5 * a, 0.2 * a, a], axis=-1)
+
+
+def new_image(name: str, rgba: np.ndarray):
+    height, width = rgba.shape[:2]
+    image = bpy.data.images.new(name, width, height, alpha=True)
+    image.pixels.foreach_set(np.ascontiguousarray(rgba[::-1]).ravel())   # Blender: bottom-up
+    return image
+
+
+def look_at(obj, target=(0.0, 0.0, 0.0)) -> None:
+    direction = Vector(target) - obj.location
+    obj.rotation_euler = direction.to_track_quat('-Z', 'Y').to_euler()
+
+
+@pytest.fixture
+def scene(prefs):
+    """A camera 0.8 m from the origin, looking at it, and a 96 x 72 image at 192 x 144 render."""
+    _clear_file()
+    scn = bpy.context.scene
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    scn.collection.objects.link(cam)
+    cam.location = (0.0, -0.75, 0.28)
+    look_at(cam)
+    scn.camera = cam
+    scn.render.resolution_x, scn.render.resolution_y = 192, 144
+    scn.render.resolution_percentage = 100
+    scn.render.pixel_aspect_x = scn.render.pixel_aspect_y = 1.0
+    settings = scn.pixel2mesh
+    for name in ("image_source", "image", "image_path", "camera", "stage", "crop_to_object",
+                 "device", "shade_smooth", "project_texture", "placement", "parent_to_camera",
+                 "object_name"):
+        settings.property_unset(name)
+    settings.image = new_image("photo", silhouette_rgba(96, 72))
+    operators.STATUS.result = operators.STATUS.error = ""
+    return scn
+
+
+def reconstruct_like_a_click():
+    """Run the operator the way a button does, undo step included (undo=True)."""
+    return bpy.ops.pixel2mesh.reconstruct('EXEC_DEFAULT', True)
+
+
+def counts() -> tuple[int, ...]:
+    return (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.materials),
+            len(bpy.data.images))
+
+
+def project_world(scn, cam, points_world: np.ndarray) -> np.ndarray:
+    """Blender's own projection -> (N, 2) pixels (u right, v down) of the render."""
+    width, height = camera_math.render_size(scn)
+    out = []
+    for p in points_world:
+        x, y, _ = world_to_camera_view(scn, cam, Vector(p))
+        out.append((x * width, (1.0 - y) * height))
+    return np.array(out)
+
+
+def world_vertices(obj) -> np.ndarray:
+    co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    m = np.array(obj.matrix_world)
+    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+
+# ----------------------------------------------------------------------------- registration
+def test_register_and_unregister_twice():
+    for _ in range(2):
+        addon_utils.enable(ADDON, default_set=True)
+        assert hasattr(bpy.types.Scene, "pixel2mesh")
+        assert hasattr(bpy.ops.pixel2mesh, "reconstruct")
+        assert ADDON in bpy.context.preferences.addons
+        addon_utils.disable(ADDON, default_set=True)
+        assert not hasattr(bpy.types.Scene, "pixel2mesh")
+        assert ADDON not in bpy.context.preferences.addons
+
+
+def test_registration_error_surfaces_and_rolls_back(monkeypatch):
+    """A class that fails to register is an error, and nothing stays half-registered."""
+    import blender_p2m.addon as addon_pkg
+
+    class Broken(bpy.types.Operator):
+        bl_idname = "not a valid idname"
+        bl_label = "Broken"
+
+    monkeypatch.setattr(addon_pkg.ui, "CLASSES", addon_pkg.ui.CLASSES + (Broken,))
+    with pytest.raises(Exception):
+        addon_pkg.register()
+    assert not hasattr(bpy.types.Scene, "pixel2mesh")
+    assert "P2M_OT_reconstruct" not in dir(bpy.types)
+
+
+# ----------------------------------------------------------------------------- camera math
+def _random_camera_setup(rng: random.Random, scn, cam) -> None:
+    data = cam.data
+    data.type = 'PERSP'
+    data.lens = rng.uniform(12.0, 120.0)
+    data.sensor_width = rng.uniform(8.0, 50.0)
+    data.sensor_height = rng.uniform(6.0, 40.0)
+    data.sensor_fit = rng.choice(['AUTO', 'HORIZONTAL', 'VERTICAL'])
+    data.shift_x = rng.uniform(-0.4, 0.4)
+    data.shift_y = rng.uniform(-0.4, 0.4)
+    r = scn.render
+    r.resolution_x = rng.randint(64, 2400)
+    r.resolution_y = rng.randint(64, 2400)
+    r.resolution_percentage = rng.choice([100, 100, 50, 25, 33, 150, 77])
+    r.pixel_aspect_x = rng.choice([1.0, 1.0, rng.uniform(1.0, 2.5)])
+    r.pixel_aspect_y = rng.choice([1.0, 1.0, rng.uniform(1.0, 2.5)])
+    cam.location = (rng.uniform(-3, 3), rng.uniform(-3, 3), rng.uniform(-3, 3))
+    cam.rotation_euler = Euler((rng.uniform(-math.pi, math.pi) for _ in range(3)))
+    cam.scale = (rng.uniform(0.5, 2.0),) * 3
+
+
+def test_intrinsics_match_world_to_camera_view(scene):
+    """Sub-pixel agreement with Blender's own projection for random cameras and renders."""
+    rng = random.Random(7)
+    cam = scene.camera
+    for trial in range(60):
+        _random_camera_setup(rng, scene, cam)
+        bpy.context.view_layer.update()
+        intr = camera_math.intrinsics_from_camera(cam, scene)
+        assert (intr.width, intr.height) == camera_math.render_size(scene)
+        # Points on rays through random pixels at random depths, built with our intrinsics...
+        pixels = np.array([(rng.uniform(0, intr.width), rng.uniform(0, intr.height))
+                           for _ in range(20)])
+        depth = np.array([rng.uniform(0.5, 20.0) for _ in range(20)])
+        cam_points = np.stack([(pixels[:, 0] - intr.cx) / intr.fx * depth,
+                               -(pixels[:, 1] - intr.cy) / intr.fy * depth, -depth], axis=1)
+        to_world = np.array(camera_math.camera_to_world_matrix(cam))
+        world = cam_points @ to_world[:3, :3].T + to_world[:3, 3]
+        # ...land on those pixels by Blender's projection.
+        blender_pixels = project_world(scene, cam, world)
+        err = np.abs(blender_pixels - pixels).max()
+        assert err < 0.5, (trial, intr, err, cam.data.sensor_fit)
+
+
+def test_intrinsics_exact_for_a_known_camera(scene):
+    cam = scene.camera
+    cam.data.lens, cam.data.sensor_width, cam.data.sensor_fit = 50.0, 36.0, 'AUTO'
+    cam.data.shift_x = cam.data.shift_y = 0.0
+    scene.render.resolution_x, scene.render.resolution_y = 1920, 1080
+    scene.render.resolution_percentage = 50
+    intr = camera_math.intrinsics_from_camera(cam, scene)
+    assert intr == Intrinsics(50 / 36 * 960, 50 / 36 * 960, 480.0, 270.0, 960, 540)
+
+
+def test_set_camera_from_intrinsics_round_trip(scene):
+    rng = random.Random(3)
+    for _ in range(40):
+        w, h = rng.randint(32, 4000), rng.randint(32, 4000)
+        fx = rng.uniform(0.3, 4.0) * max(w, h)
+        fy = fx * rng.choice([1.0, 1.0, rng.uniform(0.5, 2.0)])
+        intr = Intrinsics(fx, fy, rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h, w, h)
+        camera_math.set_camera_from_intrinsics(scene.camera.data, scene, intr)
+        back = camera_math.intrinsics_from_camera(scene.camera, scene)
+        assert (back.width, back.height) == (w, h)
+        np.testing.assert_allclose([back.fx, back.fy, back.cx, back.cy],
+                                   [intr.fx, intr.fy, intr.cx, intr.cy], rtol=1e-5, atol=1e-3)
+
+
+def test_set_camera_refuses_what_blender_cannot_represent(scene):
+    with pytest.raises(P2MError, match="too wide"):
+        camera_math.set_camera_from_intrinsics(scene.camera.data, scene,
+                                               Intrinsics(1.0, 1.0, 50, 50, 100, 100))
+    with pytest.raises(P2MError, match="off-centre"):
+        camera_math.set_camera_from_intrinsics(scene.camera.data, scene,
+                                               Intrinsics(100, 100, 5000, 50, 100, 100))
+
+
+@pytest.mark.parametrize("kind, words", [('ORTHO', "orthographic"), ('PANO', "panoramic")])
+def test_non_perspective_cameras_have_no_intrinsics(scene, kind, words):
+    scene.camera.data.type = kind
+    with pytest.raises(P2MError, match=words):
+        camera_math.intrinsics_from_camera(scene.camera, scene)
+
+
+# ----------------------------------------------------------------------------- reconstruct
+def test_reconstruct_creates_an_aligned_mesh_and_one_undo_removes_it(scene):
+    before = counts()
+    bpy.ops.ed.undo_push(message="before Reconstruct")
+    assert reconstruct_like_a_click() == {'FINISHED'}
+    obj = bpy.context.view_layer.objects.active
+    assert obj is not None and obj.name == "Pixel2Mesh" and obj.select_get()
+    assert obj.type == 'MESH' and len(obj.data.vertices) == 2466
+    assert obj.name in bpy.context.view_layer.active_layer_collection.collection.objects
+    assert obj["p2m_stage"] == "fine" and obj["p2m_source_image"] == "photo"
+    assert Path(obj["p2m_weights"]).name == "tiny.pt"
+    assert obj.data.polygons[0].use_smooth
+    # Blender's own projection puts the mesh inside the image.
+    uv = project_world(scene, scene.camera, world_vertices(obj))
+    assert (uv[:, 0] > 0).all() and (uv[:, 0] < 192).all()
+    assert (uv[:, 1] > 0).all() and (uv[:, 1] < 144).all()
+    assert "Created 'Pixel2Mesh'" in operators.STATUS.result and not operators.STATUS.error
+    bpy.ops.ed.undo()
+    assert counts() == before
+    assert "Pixel2Mesh" not in bpy.data.objects
+
+
+def test_normals_point_outward(scene):
+    reconstruct_like_a_click()
+    obj = bpy.data.objects["Pixel2Mesh"]
+    verts = world_vertices(obj)
+    centre = verts.mean(axis=0)
+    normals = np.empty(len(obj.data.polygons) * 3, dtype=np.float32)
+    obj.data.polygons.foreach_get("normal", normals)
+    centres = np.empty(len(obj.data.polygons) * 3, dtype=np.float32)
+    obj.data.polygons.foreach_get("center", centres)
+    outward = np.einsum("ij,ij->i", normals.reshape(-1, 3), centres.reshape(-1, 3) - centre)
+    assert (outward > 0).mean() > 0.9
+
+
+def test_model_is_loaded_once_and_reused(scene):
+    from blender_p2m.addon import worker
+
+    worker.MODELS.clear()
+    reconstruct_like_a_click()
+    reconstruct_like_a_click()
+    assert len(worker.MODELS) == 1
+    assert "Pixel2Mesh.001" in bpy.data.objects
+
+
+@pytest.mark.parametrize("stage, n", [("coarse", 156), ("medium", 618)])
+def test_stage_choice(scene, stage, n):
+    scene.pixel2mesh.stage = stage
+    reconstruct_like_a_click()
+    obj = bpy.context.view_layer.objects.active
+    assert len(obj.data.vertices) == n and obj["p2m_stage"] == stage
+
+
+def test_options_texture_parent_name_flat_crop(scene):
+    s = scene.pixel2mesh
+    s.project_texture, s.parent_to_camera, s.shade_smooth = True, True, False
+    s.crop_to_object, s.object_name = True, "Vase"
+    reconstruct_like_a_click()
+    obj = bpy.data.objects["Vase"]
+    assert obj.parent == scene.camera and obj["p2m_crop"] == "object"
+    assert not obj.data.polygons[0].use_smooth
+    material = obj.data.materials[0]
+    textures = [n for n in material.node_tree.nodes if n.type == 'TEX_IMAGE']
+    assert textures and textures[0].image == s.image
+    # UVs are the camera projection: a UV of (u, v) is the pixel (u * W, (1 - v) * H).
+    uvs = np.empty(len(obj.data.loops) * 2, dtype=np.float32)
+    obj.data.uv_layers[0].data.foreach_get("uv", uvs)
+    loop_verts = np.empty(len(obj.data.loops), dtype=np.int32)
+    obj.data.loops.foreach_get("vertex_index", loop_verts)
+    pixels = project_world(scene, scene.camera, world_vertices(obj)[loop_verts[:50]])
+    expected = np.stack([uvs.reshape(-1, 2)[:50, 0] * 192, (1 - uvs.reshape(-1, 2)[:50, 1]) * 144], 1)
+    np.testing.assert_allclose(pixels, expected, atol=0.05)
+
+
+def test_parenting_keeps_the_world_position(scene):
+    reconstruct_like_a_click()
+    loose = world_vertices(bpy.data.objects["Pixel2Mesh"])
+    scene.pixel2mesh.parent_to_camera = True
+    reconstruct_like_a_click()
+    parented = world_vertices(bpy.data.objects["Pixel2Mesh.001"])
+    np.testing.assert_allclose(loose, parented, atol=1e-5)
+
+
+def test_placement_at_cursor_depth_keeps_alignment(scene):
+    reconstruct_like_a_click()
+    predicted = world_vertices(bpy.data.objects["Pixel2Mesh"])
+    scene.cursor.location = (0.3, 0.8, 0.0)           # farther away than the prediction
+    scene.pixel2mesh.placement = 'CURSOR'
+    reconstruct_like_a_click()
+    placed = world_vertices(bpy.data.objects["Pixel2Mesh.001"])
+    np.testing.assert_allclose(project_world(scene, scene.camera, placed[::40]),
+                               project_world(scene, scene.camera, predicted[::40]), atol=1e-2)
+    cursor_depth = camera_math.camera_depth_of(scene.camera, scene.cursor.location)
+    depths = np.array([camera_math.camera_depth_of(scene.camera, Vector(p)) for p in placed])
+    assert abs(0.5 * (depths.min() + depths.max()) - cursor_depth) < 1e-4
+
+
+def test_file_source_leaves_no_image_behind(scene, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray((silhouette_rgba(120, 90) * 255).astype(np.uint8)).save(path)
+    s = scene.pixel2mesh
+    s.image_source, s.image_path = 'FILE', str(path)
+    n_images = len(bpy.data.images)
+    reconstruct_like_a_click()
+    assert len(bpy.data.images) == n_images
+    assert bpy.data.objects["Pixel2Mesh"]["p2m_source_image"] == str(path)
+    s.project_texture = True
+    reconstruct_like_a_click()
+    assert len(bpy.data.images) == n_images + 1      # loaded once, for the texture
+
+
+def test_camera_background_source_with_flip(scene):
+    cam_data = scene.camera.data
+    bg = cam_data.background_images.new()
+    bg.image = scene.pixel2mesh.image
+    bg.use_flip_x = True
+    s = scene.pixel2mesh
+    s.image_source, s.image = 'CAMERA_BACKGROUND', None
+    reconstruct_like_a_click()
+    assert bpy.data.objects["Pixel2Mesh"]["p2m_source_image"] == "photo"
+
+
+def test_image_pixels_are_read_top_down(scene):
+    from blender_p2m.addon.image_input import image_to_rgba
+
+    rgba = np.zeros((6, 8, 4), np.float32)
+    rgba[0, :, 0] = 1.0                                # top row red
+    rgba[..., 3] = 1.0
+    image = new_image("rows", rgba)
+    np.testing.assert_allclose(image_to_rgba(image), rgba)
+
+
+# ----------------------------------------------------------------------------- error cases
+def _remove_camera(scn):
+    scn.camera = None
+
+
+def _ortho(scn):
+    scn.camera.data.type = 'ORTHO'
+
+
+def _pano(scn):
+    scn.camera.data.type = 'PANO'
+
+
+def _no_image(scn):
+    scn.pixel2mesh.image = None
+
+
+def _aspect(scn):
+    scn.render.resolution_x, scn.render.resolution_y = 1920, 1080
+
+
+def _missing_file(scn):
+    scn.pixel2mesh.image_source, scn.pixel2mesh.image_path = 'FILE', "/nonexistent/photo.png"
+
+
+def _not_an_image_file(scn, tmp_path=Path("/tmp")):
+    path = Path(bpy.app.tempdir or "/tmp") / "p2m_not_an_image.png"
+    path.write_bytes(b"this is not a png")
+    scn.pixel2mesh.image_source, scn.pixel2mesh.image_path = 'FILE', str(path)
+
+
+def _no_background(scn):
+    scn.pixel2mesh.image_source = 'CAMERA_BACKGROUND'
+
+
+def _shifted_background(scn):
+    bg = scn.camera.data.background_images.new()
+    bg.image, bg.offset = scn.pixel2mesh.image, (0.2, 0.0)
+    scn.pixel2mesh.image_source = 'CAMERA_BACKGROUND'
+
+
+def _missing_weights(scn):
+    bpy.context.preferences.addons[ADDON].preferences.weights_path = "/nonexistent/weights.pt"
+
+
+def _bad_weights(scn):
+    path = Path(bpy.app.tempdir or "/tmp") / "p2m_bad_weights.pt"
+    path.write_bytes(b"not a checkpoint")
+    bpy.context.preferences.addons[ADDON].preferences.weights_path = str(path)
+
+
+def _cuda(scn):
+    scn.pixel2mesh.device = 'CUDA'
+
+
+def _cursor_behind(scn):
+    scn.pixel2mesh.placement = 'CURSOR'
+    scn.cursor.location = scn.camera.matrix_world @ Vector((0.0, 0.0, 1.0))
+
+
+def _empty_name(scn):
+    scn.pixel2mesh.object_name = "   "
+
+
+def _zero_resolution(scn):
+    scn.render.resolution_percentage = 1
+    scn.render.resolution_x = 50
+
+
+def _uniform_image_with_crop(scn):
+    scn.pixel2mesh.image = new_image("blank", np.ones((72, 96, 4), np.float32))
+    scn.pixel2mesh.crop_to_object = True
+
+
+ERROR_CASES = [
+    (_remove_camera, "No camera"),
+    (_ortho, "orthographic"),
+    (_pano, "panoramic"),
+    (_no_image, "No image picked"),
+    (_aspect, "cannot line up"),
+    (_missing_file, "not found"),
+    (_not_an_image_file, "cannot read"),
+    (_no_background, "no background image"),
+    (_shifted_background, "offset, rotated or scaled"),
+    (_missing_weights, "Weights file not found"),
+    (_bad_weights, "truncated or corrupted|not a blender-p2m checkpoint"),
+    (_cursor_behind, "behind the camera"),
+    (_empty_name, "name is empty"),
+    (_zero_resolution, "render resolution"),
+    (_uniform_image_with_crop, "No object found"),
+]
+
+
+@pytest.mark.parametrize("break_scene, message", ERROR_CASES,
+                         ids=[f.__name__.strip("_") for f, _ in ERROR_CASES])
+def test_each_error_says_what_to_do_and_changes_nothing(scene, break_scene, message):
+    break_scene(scene)
+    before = counts()
+    names = sorted(bpy.data.objects.keys())
+    with pytest.raises(RuntimeError, match=message):   # bpy.ops raises on an ERROR report
+        reconstruct_like_a_click()
+    assert counts() == before and sorted(bpy.data.objects.keys()) == names
+    assert message.split("|")[0].split()[0].lower() in operators.STATUS.error.lower()
+    assert not operators.STATUS.running
+
+
+def test_cuda_without_cuda_is_a_clear_error(scene):
+    from blender_p2m import api
+
+    if "cuda" in api.available_devices():
+        pytest.skip("this machine has CUDA")
+    scene.pixel2mesh.device = 'CUDA'
+    before = counts()
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        reconstruct_like_a_click()
+    assert counts() == before
+
+
+def test_missing_bundled_weights_shows_the_api_message(scene, prefs):
+    from blender_p2m import api
+
+    if api.bundled_weights_path() is not None:
+        pytest.skip("bundled weights exist")
+    prefs.weights_path = ""
+    before = counts()
+    with pytest.raises(RuntimeError, match="No bundled weights"):
+        reconstruct_like_a_click()
+    assert counts() == before
+
+
+def test_failure_while_building_removes_everything(scene, monkeypatch):
+    """All or nothing: a failure after the mesh datablock exists leaves nothing behind."""
+    scene.pixel2mesh.project_texture = True
+
+    def broken_material(name, image):
+        raise P2MError("material could not be made")
+
+    monkeypatch.setattr(scene_mesh, "_image_material", broken_material)
+    before = counts()
+    with pytest.raises(RuntimeError, match="material could not be made"):
+        reconstruct_like_a_click()
+    assert counts() == before
+
+
+# ----------------------------------------------------------------------------- bundled weights
+def test_bundled_weights_mesh_lies_inside_the_silhouette(scene, prefs):
+    """With trained weights, the mesh projects onto the object in the image."""
+    from blender_p2m import api
+
+    if api.bundled_weights_path() is None:
+        pytest.skip("no bundled weights yet (weights/pixel2mesh_compact.pt)")
+    prefs.weights_path = ""
+    rgba = silhouette_rgba(96, 72)
+    reconstruct_like_a_click()
+    obj = bpy.data.objects["Pixel2Mesh"]
+    uv = project_world(scene, scene.camera, world_vertices(obj)) / 2.0   # render is 2x the image
+    cols = np.clip(uv[:, 0].astype(int), 0, 95)
+    rows = np.clip(uv[:, 1].astype(int), 0, 71)
+    inside = rgba[rows, cols, 3] > 0.5
+    assert inside.mean() > 0.8, inside.mean()
+
+
+# ----------------------------------------------------------------------------- PyTorch setup
+def test_install_refused_without_online_access(addon, monkeypatch):
+    monkeypatch.setattr(torch_setup, "online_access_allowed", lambda: False)
+    with pytest.raises(RuntimeError, match="Online access is disabled"):
+        bpy.ops.pixel2mesh.install_torch(build='CPU')
+    assert torch_setup.STATE.failed and not torch_setup.STATE.running
+
+
+def test_install_runs_pip_into_the_user_folder(addon, monkeypatch, tmp_path):
+    calls = []
+
+    def fake_pip(target, build):
+        calls.append((target, build))
+        return [sys.executable, "-c", "print('Successfully installed torch')"]
+
+    monkeypatch.setattr(torch_setup, "online_access_allowed", lambda: True)
+    monkeypatch.setattr(torch_setup, "install_dir", lambda create=False: str(tmp_path))
+    monkeypatch.setattr(torch_setup, "pip_install_command", fake_pip)
+    assert bpy.ops.pixel2mesh.install_torch(build='CPU') == {'FINISHED'}
+    assert calls == [(str(tmp_path), 'CPU')]
+    assert "PyTorch installed" in torch_setup.STATE.outcome and not torch_setup.STATE.failed
+    assert str(tmp_path) in sys.path
+    sys.path.remove(str(tmp_path))
+
+
+def test_install_failure_is_reported(addon, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch_setup, "online_access_allowed", lambda: True)
+    monkeypatch.setattr(torch_setup, "install_dir", lambda create=False: str(tmp_path))
+    monkeypatch.setattr(torch_setup, "pip_install_command",
+                        lambda target, build: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        bpy.ops.pixel2mesh.install_torch(build='CPU')
+    assert torch_setup.STATE.failed
+
+
+def test_install_location_is_outside_the_addon_folder(addon):
+    import blender_p2m
+
+    package_dir = Path(blender_p2m.__file__).resolve().parent
+    target = Path(torch_setup.install_dir()).resolve()
+    assert package_dir not in target.parents and target != package_dir
+
+
+def test_pip_command_uses_the_right_index():
+    cpu = torch_setup.pip_install_command("/x", "CPU")
+    assert cpu[:3] == [sys.executable, "-m", "pip"] and "--target" in cpu and "torch" in cpu
+    if sys.platform != "darwin":
+        assert "https://download.pytorch.org/whl/cpu" in cpu
+        assert "https://download.pytorch.org/whl/cu126" in torch_setup.pip_install_command("/x", "CUDA")
+
+
+def test_site_packages_preference_adds_the_folder(addon, tmp_path):
+    (tmp_path / "torch").mkdir()
+    addon.torch_site_packages = str(tmp_path)
+    try:
+        assert str(tmp_path) in sys.path and torch_setup.STATE.site_packages_message is None
+        addon.torch_site_packages = str(tmp_path / "missing")
+        assert "not found" in torch_setup.STATE.site_packages_message
+    finally:
+        addon.torch_site_packages = ""
+        sys.path.remove(str(tmp_path))
+
+
+# ----------------------------------------------------------------------------- drawing
+class RecordingLayout:
+    """Stands in for UILayout in background mode: records what draw() asks for."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.log.append((name, args, kwargs))
+            if name in ("row", "column", "box", "split"):
+                return RecordingLayout(self.log)
+            return _Settable()
+        return call
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+
+
+class _Settable:
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+
+
+class _Context:
+    def __init__(self, scn):
+        self.scene = scn
+        self.region = None
+        self.preferences = bpy.context.preferences
+
+
+@pytest.mark.parametrize("running", [False, True])
+def test_panel_and_preferences_draw_without_errors(scene, addon, running, monkeypatch):
+    from blender_p2m.addon import prefs as prefs_module
+    from blender_p2m.addon import ui
+
+    monkeypatch.setattr(operators.STATUS, "running", running)
+    monkeypatch.setattr(operators.STATUS, "error", "" if running else "Something went wrong")
+    log = []
+    panel = type("P", (), {"layout": RecordingLayout(log)})()
+    ui.VIEW3D_PT_pixel2mesh.draw(panel, _Context(scene))
+    drawn = {name for name, _, _ in log}
+    assert "operator" in drawn and "prop" in drawn
+    if running:
+        assert "progress" in drawn                  # Blender 4.0+ draws a bar
+    texts = " ".join(str(kw.get("text", "")) for _, _, kw in log)
+    assert ("Esc to cancel" in texts) if running else ("Something went wrong" in texts)
+    log.clear()
+    prefs_panel = type("Q", (), {"layout": RecordingLayout(log),
+                                 "weights_path": addon.weights_path,
+                                 "torch_site_packages": "", "torch_build": 'CPU'})()
+    prefs_module.P2M_AP_preferences.draw(prefs_panel, _Context(scene))
+    assert any(name == "prop" for name, _, _ in log)

@@ -1,0 +1,43 @@
+"""python -m training.data build --source procedural|MESH_DIR --out DIR [--views K] [--workers N]"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.data",
+                                     description="Build blender-p2m training data by rendering meshes with Blender.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build or resume a dataset")
+    b.add_argument("--source", required=True, help="'procedural' or a folder of meshes (sub-folders = categories)")
+    b.add_argument("--out", required=True, type=Path, help="dataset folder (created; resumable)")
+    b.add_argument("--views", type=int, default=4, help="views per object (default 4)")
+    b.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
+    b.add_argument("--per-category", type=int, default=100, help="procedural objects per category")
+    b.add_argument("--categories", default=None, help="comma-separated subset of categories")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--engine", choices=("cycles", "workbench"), default="cycles")
+    p = sub.add_parser("preview", help="write a PNG grid of procedural shapes")
+    p.add_argument("--out", type=Path, default=Path("docs/shapes_preview.png"))
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        from .build import build
+
+        if args.views < 1 or args.workers < 1 or args.per_category < 1:
+            parser.error("--views, --workers and --per-category must be at least 1")
+        cats = [c.strip() for c in args.categories.split(",")] if args.categories else None
+        command = "python -m training.data " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        build(args.source, args.out, args.views, args.workers, args.per_category, cats, args.seed,
+              args.engine, command=command)
+        return 0
+    from .shapes.preview import preview_grid
+
+    preview_grid(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

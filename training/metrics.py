@@ -1,0 +1,204 @@
+"""Evaluation as in the Pixel2Mesh line of work: F-score at tau and 2 tau, and chamfer x 1000.
+
+Distances are squared Euclidean nearest-neighbour distances between points sampled on the
+predicted and GT surfaces; tau = 1e-4 is a threshold on the squared distance. Results are
+averaged per category, then over categories ("class mean"), as the papers report them.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import torch
+
+from training.losses.chamfer import nearest_squared_distances
+
+METRIC_LABELS = {
+    "f_tau": "F(tau)",
+    "f_2tau": "F(2tau)",
+    "cd": "CD",
+    "precision_tau": "P(tau)",
+    "recall_tau": "R(tau)",
+    "precision_2tau": "P(2tau)",
+    "recall_2tau": "R(2tau)",
+}
+
+
+def sample_surface(vertices: torch.Tensor, faces: torch.Tensor, n: int,
+                   generator: torch.Generator | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points drawn uniformly by area on a triangle mesh, with the normals of their faces.
+
+    Args:
+        vertices: (V, 3) vertex positions of one mesh (not batched).
+        faces: (F, 3) int64 vertex indices; normals follow the winding by the right-hand rule.
+        n: number of points.
+        generator: optional torch.Generator for reproducible samples.
+
+    Returns:
+        points: (n, 3) floating tensor (float32 unless vertices are floating already).
+        normals: (n, 3) unit normals of the faces the points lie on.
+    """
+    if vertices.dim() != 2 or vertices.shape[-1] != 3 or faces.dim() != 2 or faces.shape[-1] != 3:
+        raise ValueError(f"expected (V, 3) vertices and (F, 3) faces, got "
+                         f"{tuple(vertices.shape)} and {tuple(faces.shape)}")
+    if not vertices.is_floating_point():
+        vertices = vertices.float()
+    faces = faces.long()
+    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]  # (F, 3) each
+    cross = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # (F, 3), |cross| = 2 * area
+    double_area = cross.norm(dim=-1)  # (F,)
+    if faces.shape[0] == 0 or not bool(double_area.sum() > 0):
+        raise ValueError("cannot sample a mesh with no surface area")
+    face_idx = torch.multinomial(double_area, n, replacement=True, generator=generator)  # (n,)
+    # Uniform on a triangle: u = 1 - sqrt(r1), v = sqrt(r1) (1 - r2), w = sqrt(r1) r2.
+    r = torch.rand(n, 2, generator=generator, device=vertices.device,
+                   dtype=vertices.dtype)  # (n, 2)
+    s1 = r[:, :1].sqrt()  # (n, 1)
+    u, v, w = 1.0 - s1, s1 * (1.0 - r[:, 1:]), s1 * r[:, 1:]  # (n, 1) each
+    points = u * v0[face_idx] + v * v1[face_idx] + w * v2[face_idx]  # (n, 3)
+    normals = cross[face_idx] / double_area[face_idx, None]  # (n, 3), sampled faces have area > 0
+    return points, normals
+
+
+@torch.no_grad()
+def point_metrics(pred_points: torch.Tensor, gt_points: torch.Tensor,
+                  taus: tuple[float, float] = (1e-4, 2e-4), chunk_size: int = 1024
+                  ) -> dict[str, torch.Tensor]:
+    """F-scores and chamfer distance of the Pixel2Mesh evaluation protocol, per sample.
+
+    Args:
+        pred_points: (B, N, 3) points on the prediction (the papers use its vertices or
+            points sampled on it).
+        gt_points: (B, M, 3) points sampled on the GT surface.
+        taus: the two thresholds on the squared distance (tau, 2 tau).
+        chunk_size: passed to `nearest_squared_distances`.
+
+    Returns:
+        dict of (B,) float tensors: "f_tau", "f_2tau" (percent), "cd" ((mean gt->pred +
+        mean pred->gt) x 1000), "precision_tau", "recall_tau", "precision_2tau",
+        "recall_2tau" (percent).
+    """
+    if len(taus) != 2:
+        raise ValueError(f"taus must be (tau, 2 tau), got {taus}")
+    d_pred, _ = nearest_squared_distances(pred_points, gt_points, chunk_size)  # (B, N)
+    d_gt, _ = nearest_squared_distances(gt_points, pred_points, chunk_size)  # (B, M)
+    out = {}
+    for suffix, tau in zip(("tau", "2tau"), taus):
+        precision = 100.0 * (d_pred <= tau).to(d_pred.dtype).mean(dim=1)  # (B,)
+        recall = 100.0 * (d_gt <= tau).to(d_gt.dtype).mean(dim=1)  # (B,)
+        denom = precision + recall  # (B,)
+        f = torch.where(denom > 0, 2.0 * precision * recall / denom.clamp(min=1e-12),
+                        torch.zeros_like(denom))  # (B,)
+        out[f"f_{suffix}"] = f
+        out[f"precision_{suffix}"] = precision
+        out[f"recall_{suffix}"] = recall
+    out["cd"] = 1000.0 * (d_gt.mean(dim=1) + d_pred.mean(dim=1))  # (B,)
+    return {k: out[k] for k in ("f_tau", "f_2tau", "cd", "precision_tau", "recall_tau",
+                                "precision_2tau", "recall_2tau")}
+
+
+def _as_floats(value) -> list[float]:
+    if isinstance(value, torch.Tensor):
+        return [float(x) for x in value.detach().reshape(-1).tolist()]
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    return [float(x) for x in value]
+
+
+class MetricAccumulator:
+    """Running per-category means of per-sample metrics.
+
+    `class_mean()` averages the per-category means, so every category weighs the same
+    whatever its number of test samples (the figure the papers report); `sample_mean()` is
+    the plain mean over samples.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, dict[str, float]] = {}  # category -> metric -> sum
+        self._counts: dict[str, dict[str, int]] = {}  # category -> metric -> samples
+        self._samples: dict[str, int] = {}  # category -> samples
+        self._metric_names: list[str] = []  # in order of first appearance
+
+    def add(self, category: str | Sequence[str], metrics: Mapping[str, object]) -> None:
+        """Record one sample, or a batch.
+
+        Args:
+            category: a category name for one sample, or a list of B names for a batch.
+            metrics: metric name -> a number or one-element tensor (one sample), or a (B,)
+                tensor / sequence (batch), e.g. the output of `point_metrics`.
+        """
+        categories = [category] if isinstance(category, str) else list(category)
+        values = {name: _as_floats(v) for name, v in metrics.items()}
+        for name, vals in values.items():
+            if len(vals) != len(categories):
+                raise ValueError(f"metric {name!r} has {len(vals)} values for "
+                                 f"{len(categories)} categories")
+            if name not in self._metric_names:
+                self._metric_names.append(name)
+        for k, cat in enumerate(categories):
+            sums = self._sums.setdefault(cat, {})
+            counts = self._counts.setdefault(cat, {})
+            self._samples[cat] = self._samples.get(cat, 0) + 1
+            for name, vals in values.items():
+                sums[name] = sums.get(name, 0.0) + vals[k]
+                counts[name] = counts.get(name, 0) + 1
+
+    def __len__(self) -> int:
+        return sum(self._samples.values())
+
+    def counts(self) -> dict[str, int]:
+        """Number of samples per category."""
+        return {cat: self._samples[cat] for cat in sorted(self._samples)}
+
+    def per_category(self) -> dict[str, dict[str, float]]:
+        """Mean of every metric within each category (categories sorted by name)."""
+        return {cat: {name: self._sums[cat][name] / self._counts[cat][name]
+                      for name in self._metric_names if name in self._sums[cat]}
+                for cat in sorted(self._sums)}
+
+    def class_mean(self) -> dict[str, float]:
+        """Mean over categories of the per-category means."""
+        per_cat = self.per_category()
+        out = {}
+        for name in self._metric_names:
+            means = [m[name] for m in per_cat.values() if name in m]
+            out[name] = sum(means) / len(means) if means else math.nan
+        return out
+
+    def sample_mean(self) -> dict[str, float]:
+        """Mean over all samples, whatever their category."""
+        out = {}
+        for name in self._metric_names:
+            total = sum(s.get(name, 0.0) for s in self._sums.values())
+            count = sum(c.get(name, 0) for c in self._counts.values())
+            out[name] = total / count if count else math.nan
+        return out
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """A table with a row per category, then "class mean", with a sample count column."""
+        names = self._metric_names
+        header = ["category", "count"] + [METRIC_LABELS.get(n, n) for n in names]
+        lines = ["| " + " | ".join(header) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+
+        def row(label: str, count: int, means: Mapping[str, float]) -> str:
+            cells = [label, str(count)] + [f"{means[n]:.{digits}f}" if n in means else ""
+                                           for n in names]
+            return "| " + " | ".join(cells) + " |"
+
+        for cat, means in self.per_category().items():
+            lines.append(row(cat, self._samples[cat], means))
+        lines.append(row("class mean", len(self), self.class_mean()))
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict:
+        """Plain dict (JSON-serialisable) with per-category means and counts, the class mean,
+        the sample mean and the total count."""
+        per_cat = self.per_category()
+        return {
+            "per_category": {cat: {"count": self._samples[cat], **per_cat[cat]} for cat in per_cat},
+            "class_mean": self.class_mean(),
+            "sample_mean": self.sample_mean(),
+            "count": len(self),
+        }
