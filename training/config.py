@@ -23,6 +23,7 @@ class TrainConfig:
     points: int = 4000               # ground-truth points per sample
     seed: int = 0
     workers: int = 1                 # data-loading processes per training process
+    log_every: int = 10              # steps between log.jsonl records
     checkpoint_every: int = 500      # steps
     keep_checkpoints: int = 3
     val_every: int = 500             # steps

@@ -42,6 +42,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, TrainConfig]:
     p.add_argument("--resume", action="store_true", help="continue from the run's newest checkpoint")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--max-objects", type=int, default=None, help="use only the first N training objects (tests)")
+    p.add_argument("--stop-after-steps", type=int, default=None,
+                   help="stop (with a checkpoint) after this many steps in this invocation; resume later")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "model":
             continue
@@ -124,6 +126,10 @@ def main(argv=None) -> int:
             if info.is_main:
                 print(f"[resume] {path} at step {step}")
     if info.enabled:
+        # The mesh topology buffers (sparse adjacency, faces, edges) are constants rebuilt
+        # from the configuration in every process; DDP cannot broadcast sparse tensors.
+        torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, [name for name, _ in model.named_buffers()])
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     core = model.module if info.enabled else model
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
         meta = {"train_config": cfg.to_dict(), "loss_weights": weights.to_dict(),
                 "data": {"path": str(args.data), "counts": data_info.get("counts"),
                          "convention": data_info.get("convention"), "source": data_info.get("source")},
-                "torch_version": torch.__version__, "world_size": info.world_size}
+                "torch_version": str(torch.__version__), "world_size": info.world_size}
         ckpt = checkpoint_dict(core, meta)
         ckpt["training"] = {"optimizer": optimizer.state_dict(), "step": current_step,
                             "torch_rng": torch.get_rng_state()}
@@ -168,6 +174,7 @@ def main(argv=None) -> int:
               f"CD {cm['cd']:.3f}", flush=True)
 
     start_time = time.monotonic()
+    first_step = step
     progress = Progress(total_steps, "[train]", "steps", interval=2.0, start_done=step) if info.is_main else None
     model.train()
     window: dict[str, float] = {}
@@ -204,7 +211,7 @@ def main(argv=None) -> int:
             window_n += 1
             if info.is_main:
                 progress.update(step, extra=f"epoch {epoch + 1}/{cfg.epochs} loss {terms['loss']:.4g}")
-            if step % 10 == 0 or step == total_steps:
+            if step % cfg.log_every == 0 or step == total_steps:
                 if info.is_main:
                     elapsed = time.monotonic() - window_start
                     log.write({"kind": "train", "step": step, "epoch": epoch, "lr": lr_at(step - 1, total_steps, cfg),
@@ -213,7 +220,8 @@ def main(argv=None) -> int:
                 window, window_n, window_start = {}, 0, time.monotonic()
             if step % cfg.val_every == 0:
                 validate(step)
-            out_of_time = cfg.max_hours > 0 and time.monotonic() - start_time > cfg.max_hours * 3600
+            out_of_time = (cfg.max_hours > 0 and time.monotonic() - start_time > cfg.max_hours * 3600) or \
+                (args.stop_after_steps is not None and step - first_step >= args.stop_after_steps)
             if step % cfg.checkpoint_every == 0 or step == total_steps or out_of_time or stop["now"]:
                 save(step)
                 if info.is_main:
@@ -223,7 +231,7 @@ def main(argv=None) -> int:
                 break
             if out_of_time or stop["now"]:
                 if info.is_main:
-                    why = "time budget reached" if out_of_time else "interrupted"
+                    why = "stopping as asked" if out_of_time else "interrupted"
                     print(f"\n[train] {why} at step {step}/{total_steps}; checkpoint saved. Continue with --resume.")
                 distributed.cleanup(info)
                 return 0 if out_of_time else 130

@@ -10,7 +10,7 @@ STAGE_ITEMS = (
     ('fine', "Fine (2466 vertices)", "Final stage: the most detail"),
 )
 DEVICE_ITEMS = (
-    ('DEFAULT', "Preferences Default", "Use the device set in the add-on preferences"),
+    ('DEFAULT', "Default", "The default device from the add-on preferences"),
     ('AUTO', "Auto", "A CUDA GPU when PyTorch sees one, otherwise the CPU"),
     ('CPU', "CPU", "Run on the processor (works everywhere)"),
     ('CUDA', "CUDA", "Run on an NVIDIA GPU (needs a CUDA build of PyTorch)"),
@@ -18,11 +18,11 @@ DEVICE_ITEMS = (
 IMAGE_SOURCE_ITEMS = (
     ('DATABLOCK', "Image", "An image already loaded in this file"),
     ('FILE', "File", "An image file on disk"),
-    ('CAMERA_BACKGROUND', "Camera Background", "The camera's background image"),
+    ('CAMERA_BACKGROUND', "Background", "The camera's background image"),
 )
 PLACEMENT_ITEMS = (
     ('PREDICTED', "As Predicted", "Keep the depth the network predicted"),
-    ('CURSOR', "At 3D Cursor Depth",
+    ('CURSOR', "3D Cursor Depth",
      "Scale the mesh about the camera centre so it sits at the 3D cursor's distance from the "
      "camera (it still lines up with the image)"),
 )

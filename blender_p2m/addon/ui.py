@@ -15,9 +15,11 @@ CATEGORY = "Pixel2Mesh"
 
 def wrapped_label(layout, text: str, width_px: int, icon: str = 'NONE') -> None:
     """A long message as several labels that fit the sidebar (labels do not wrap)."""
-    chars = max(20, int(width_px / 7) - 4)
+    chars = max(16, int(width_px / 8.5) - 4)
+    col = layout.column(align=True)
+    col.scale_y = 0.8
     for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
-        layout.label(text=line, icon=icon if i == 0 else 'BLANK1')
+        col.label(text=line, icon=icon if i == 0 else 'BLANK1')
 
 
 def available_devices_text() -> str:
@@ -27,6 +29,13 @@ def available_devices_text() -> str:
     from .. import api
 
     return "Available: " + ", ".join(d.upper() for d in api.available_devices())
+
+
+def _split_column(layout):
+    """A column with labels on the left, values on the right."""
+    col = layout.column()
+    col.use_property_split = True
+    return col
 
 
 def _draw_image_source(layout, context, settings) -> None:
@@ -45,11 +54,12 @@ def _draw_image_source(layout, context, settings) -> None:
 
 
 def _draw_progress(layout) -> None:
-    text = f"{STATUS.step}... (Esc to cancel)"
-    if hasattr(layout, "progress"):                               # Blender 4.0+
-        layout.progress(factor=STATUS.progress, type='BAR', text=text)
+    col = layout.column(align=True)
+    if hasattr(col, "progress"):                                  # Blender 4.0+
+        col.progress(factor=STATUS.progress, type='BAR', text=f"{STATUS.step}...")
     else:
-        layout.label(text=f"{round(STATUS.progress * 100)}%  {text}", icon='SORTTIME')
+        col.label(text=f"{round(STATUS.progress * 100)}%  {STATUS.step}...", icon='SORTTIME')
+    col.label(text="Esc to cancel")
 
 
 class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
@@ -70,27 +80,26 @@ class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
             op = box.operator("preferences.addon_show", text="Get PyTorch...", icon='PREFERENCES')
             op.module = ADDON_ID
 
-        col = layout.column()
-        col.label(text="Image")
-        _draw_image_source(col, context, settings)
-        col.prop(settings, "camera")
+        layout.use_property_decorate = False
+        _draw_image_source(layout.column(), context, settings)
+        fields = _split_column(layout)
+        fields.prop(settings, "camera")
         if settings.camera is None:
             scene_camera = context.scene.camera
-            col.label(text=f"Scene camera: {scene_camera.name}" if scene_camera else
-                      "The scene has no camera", icon='NONE' if scene_camera else 'ERROR')
+            fields.label(text=f"Scene camera: {scene_camera.name}" if scene_camera else
+                         "The scene has no camera", icon='NONE' if scene_camera else 'ERROR')
+        fields.prop(settings, "stage")
+        fields.prop(settings, "device")
+        fields.label(text=available_devices_text())
 
-        col = layout.column()
-        col.prop(settings, "stage")
-        col.prop(settings, "crop_to_object")
-        col.prop(settings, "device")
-        col.label(text=available_devices_text())
-
-        col = layout.column(heading="Result")
-        col.prop(settings, "shade_smooth")
-        col.prop(settings, "project_texture")
-        col.prop(settings, "parent_to_camera")
-        col.prop(settings, "placement", text="")
-        col.prop(settings, "object_name")
+        toggles = layout.column(align=True)
+        toggles.prop(settings, "crop_to_object")
+        toggles.prop(settings, "shade_smooth")
+        toggles.prop(settings, "project_texture")
+        toggles.prop(settings, "parent_to_camera")
+        fields = _split_column(layout)
+        fields.prop(settings, "placement")
+        fields.prop(settings, "object_name")
 
         row = layout.row()
         row.scale_y = 1.5

@@ -14,12 +14,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import P2MError
 from ..intrinsics import Intrinsics
+
+if TYPE_CHECKING:                                    # numpy only when PyTorch is there
+    import numpy as np
 
 TORCH_MISSING = ("PyTorch is not installed in Blender's Python. Open Edit > Preferences > "
                  "Add-ons > Pixel2Mesh and click Install PyTorch, or set 'PyTorch "

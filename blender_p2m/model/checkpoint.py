@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 
 import torch
@@ -72,20 +71,47 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise P2MError(f"Refused to load {path}: it contains Python objects other than weights "
-                       f"(it could run code). Only blender-p2m checkpoints are accepted. ({e})"
-                       .split("\n")[0]) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise P2MError(f"Weights file {path} is truncated or corrupted ({first}). "
-                       f"Copy or export it again.") from None
+        # torch's message suggests weights_only=False: never pass that advice on.
+        blocked = _blocked_global(str(e))
+        if blocked is not None:
+            raise P2MError(f"Refused to load {path}: it contains Python objects other than "
+                           f"weights ({blocked}), which could run code. Only blender-p2m "
+                           f"checkpoints are accepted.") from None
+        raise P2MError(f"{path} is not a blender-p2m checkpoint, or it is corrupted (it is not "
+                       f"a PyTorch weights file). Copy or export it again.") from None
+    except Exception as e:  # noqa: BLE001 - any failure to parse is a damaged or foreign file
+        if _looks_like_zip(path):
+            first = str(e).strip().split(". ")[0].splitlines()[0] if str(e).strip() else type(e).__name__
+            raise P2MError(f"Weights file {path} is truncated or corrupted ({first[:160]}). "
+                           f"Copy or export it again.") from None
+        raise P2MError(f"{path} is not a blender-p2m checkpoint, or it is corrupted (it is not "
+                       f"a PyTorch weights file). Copy or export it again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise P2MError(f"{path} is not a blender-p2m checkpoint (no '{FORMAT}' header). Export "
                        f"weights with `python -m training.export`.")
     if ckpt.get("format_version") != FORMAT_VERSION:
         raise P2MError(f"{path} has checkpoint format version {ckpt.get('format_version')}, this "
                        f"version of blender-p2m reads version {FORMAT_VERSION}.")
+    state = ckpt.get("state_dict")
+    if not isinstance(ckpt.get("config"), dict) or not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise P2MError(f"{path} is damaged: its configuration or weights are missing. "
+                       f"Copy or export it again.")
     return ckpt
+
+
+def _blocked_global(message: str) -> str | None:
+    """The forbidden Python object named in a weights_only refusal, or None for other errors."""
+    for line in message.splitlines():
+        if "GLOBAL" in line or "global" in line.split(" ")[:3]:
+            words = [w for w in line.replace(",", " ").split() if "." in w and not w.endswith(".")]
+            return words[0] if words else line.strip()[:120]
+    return None
+
+
+def _looks_like_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> Pixel2Mesh:
@@ -95,7 +121,10 @@ def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> Pixel2Mesh:
         model = Pixel2Mesh(config)
     except (KeyError, TypeError, ValueError) as e:
         raise P2MError(f"{source} has an invalid model configuration: {e}") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    except (KeyError, AttributeError, TypeError):
+        raise P2MError(f"{source} is damaged: its weights are missing or not tensors.") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -16,6 +16,7 @@ class ModelConfig:
         name: a label for humans ("paper", "compact", ...).
         input_size: side in pixels of the square image the encoder sees.
         encoder_width: VGG-16 width multiplier (1.0 = 64..512 channels).
+        encoder_norm: "group" (batch-independent, default) or "batch" normalisation.
         hidden: G-ResNet hidden width (128 in the paper).
         gresnet_layers: graph-conv layers per deformation block (14 in the paper).
         ellipsoid_radii: initial ellipsoid radii along camera X, Y, Z in metres.
@@ -28,6 +29,7 @@ class ModelConfig:
     name: str = "paper"
     input_size: int = 224
     encoder_width: float = 1.0
+    encoder_norm: str = "group"
     hidden: int = 128
     gresnet_layers: int = 14
     ellipsoid_radii: tuple[float, float, float] = (0.14, 0.10, 0.12)

@@ -1,8 +1,10 @@
 """Image encoder: VGG-16 up to conv5_3 with a width multiplier.
 
 The paper pools conv3_3, conv4_3 and conv5_3 (256 + 512 + 512 = 1280 channels at width 1).
-Batch normalisation after each convolution lets the network train from scratch on the
-project's own (small) datasets; it is folded into plain affine maps at inference.
+A normalisation after each convolution lets the network train from scratch on the
+project's own (small) datasets. Group normalisation (the default) does not depend on the
+batch: training with batch 1 (as in the paper), batch 8, or 8 processes of batch 1 under
+torchrun computes the same thing. Batch normalisation is available for comparison.
 """
 from __future__ import annotations
 
@@ -19,6 +21,12 @@ def _channels(base: int, width: float) -> int:
     return max(8, int(round(base * width)))
 
 
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.GroupNorm(min(8, channels), channels)
+
+
 class VGG16Encoder(nn.Module):
     """Returns the feature maps of conv3_3, conv4_3 and conv5_3.
 
@@ -27,8 +35,10 @@ class VGG16Encoder(nn.Module):
     Input: images (B, 3, S, S) in [0, 1]; S must be a multiple of 16.
     """
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, norm: str = "group"):
         super().__init__()
+        if norm not in ("group", "batch"):
+            raise ValueError(f"encoder norm must be 'group' or 'batch', got {norm!r}")
         self.stages = nn.ModuleList()
         in_ch = 3
         for n_convs, base in VGG16_STAGES:
@@ -36,7 +46,7 @@ class VGG16Encoder(nn.Module):
             layers: list[nn.Module] = []
             for _ in range(n_convs):
                 layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
-                           nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
+                           _norm(norm, out_ch), nn.ReLU(inplace=True)]
                 in_ch = out_ch
             self.stages.append(nn.Sequential(*layers))
         self.out_channels = tuple(_channels(VGG16_STAGES[i][1], width) for i in POOLED_STAGES)

@@ -17,12 +17,14 @@ def aggregate_neighbours(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tens
         adjacency: sparse (N, N).
         x: (B, N, C).
     Returns:
-        (B, N, C), in the dtype of x (computed in float32: sparse kernels lack fp16).
+        (B, N, C), in the dtype of x (computed in float32, or float64 for float64 input:
+        sparse kernels lack fp16).
     """
     b, n, c = x.shape
-    flat = x.float().transpose(0, 1).reshape(n, b * c)             # (N, B*C)
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    flat = x.to(dtype).transpose(0, 1).reshape(n, b * c)           # (N, B*C)
     with torch.autocast(device_type=x.device.type, enabled=False):
-        out = torch.sparse.mm(adjacency, flat)                      # (N, B*C)
+        out = torch.sparse.mm(adjacency.to(dtype), flat)            # (N, B*C)
     return out.reshape(n, b, c).transpose(0, 1).to(x.dtype)
 
 

@@ -60,7 +60,7 @@ class Pixel2Mesh(nn.Module):
             self.register_buffer(f"edges_{i}", torch.from_numpy(stage.edges), persistent=False)
             self.register_buffer(f"adjacency_{i}", normalized_adjacency(stage.edges, stage.n_vertices),
                                  persistent=False)
-        self.encoder = VGG16Encoder(config.encoder_width)
+        self.encoder = VGG16Encoder(config.encoder_width, config.encoder_norm)
         pooled = sum(self.encoder.out_channels)
         self.blocks = nn.ModuleList()
         for i in range(len(self.stages)):

@@ -46,11 +46,16 @@ def sample_bilinear(feature_map: torch.Tensor, uv: torch.Tensor, image_size: int
         feature_map: (B, C, h, w), covering image pixels [0, image_size)^2.
         uv: (B, N, 2) continuous pixel coordinates of the image (not of the map).
     Returns:
-        (B, N, C) features; zeros outside the image.
+        (B, N, C) features; zeros outside the image. Computed in float32 at least (float64
+        for float64 maps): a half-precision grid, as under autocast, would move the sampling
+        points by up to half a pixel.
     """
+    dtype = torch.promote_types(feature_map.dtype, torch.float32)
+    # Points more than a pixel outside read zeros (with zero gradient) either way; clamping
+    # them keeps grid_sample finite for points projected near infinity.
+    uv = uv.to(dtype).clamp(-float(image_size), 2.0 * image_size)
     grid = (2.0 * uv / image_size - 1.0).unsqueeze(1)              # (B, 1, N, 2) in [-1, 1]
-    grid = grid.to(feature_map.dtype)
-    out = F.grid_sample(feature_map, grid, mode="bilinear", padding_mode="zeros",
+    out = F.grid_sample(feature_map.to(dtype), grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)                       # (B, C, 1, N)
     return out.squeeze(2).transpose(1, 2)                          # (B, N, C)
 

@@ -23,30 +23,31 @@ _DIMS = {
 }
 
 
-def _arch(center_y: float, wheel_r: float, arch_r: float, clear: float, n: int = 10) -> np.ndarray:
+def _arch(center_y: float, wheel_r: float, arch_r: float, clear: float, n: int = 11) -> np.ndarray:
     """Wheel-arch notch along the bottom edge, traversed front to back over the wheel."""
     s = np.clip((clear - wheel_r) / arch_r, -0.95, 0.95)
     a0 = np.arcsin(s)  # below the horizontal where the arch meets the sill
     ang = np.linspace(np.pi - a0, a0, n)
-    return np.stack([center_y - arch_r * np.cos(ang) * -1 * -1, wheel_r + arch_r * np.sin(ang)], 1)
+    return np.stack([center_y + arch_r * np.cos(ang), wheel_r + arch_r * np.sin(ang)], 1)
 
 
 def _lower_profile(kind, L, clear, belt, wheel_r, arch_r, y_fw, y_rw, y_ws, y_cab_end, hood_drop,
                    trunk_h, rng) -> np.ndarray:
     yf, yr = -L / 2, L / 2
-    nose = rng.uniform(0.15, 0.35)
+    nose = min(rng.uniform(0.15, 0.35), y_fw - arch_r - yf - 0.06)
     pts = [[yf + 0.05, clear + 0.12], [yf + nose, clear]]
     front_arch = _arch(y_fw, wheel_r, arch_r, clear)
     rear_arch = _arch(y_rw, wheel_r, arch_r, clear)
     pts += front_arch.tolist() + rear_arch.tolist()
-    tail = rng.uniform(0.12, 0.3)
+    tail = min(rng.uniform(0.12, 0.3), yr - y_rw - arch_r - 0.06)
     pts += [[yr - tail, clear], [yr - 0.03, clear + 0.12]]
     if kind == "sedan" or kind == "sports":
         pts += [[yr, belt + trunk_h - 0.12], [yr - 0.08, belt + trunk_h], [y_cab_end + 0.05, belt]]
     else:
         pts += [[yr, belt - 0.05], [yr - 0.03, belt]]
     hood_front = belt - hood_drop
-    pts += [[y_ws - 0.05, belt], [yf + 0.35, hood_front + 0.03], [yf + 0.1, hood_front],
+    hood = y_ws - 0.05 - yf  # the van's hood is short, so stations scale with it
+    pts += [[y_ws - 0.05, belt], [yf + 0.5 * hood, hood_front + 0.03], [yf + 0.12 * hood, hood_front],
             [yf, hood_front - 0.12]]
     return poly2d.drop_duplicates(np.asarray(pts, dtype=np.float64))
 
@@ -101,7 +102,7 @@ def build(rng: np.random.Generator) -> TriMesh:
         run_f, run_r = rng.uniform(0.5, 0.8), rng.uniform(0.02, 0.1)
     hood_drop = rng.uniform(0.05, 0.2) * (H - clear)
     trunk_h = rng.uniform(0.0, 0.08)
-    y_cab_end = y_rb if kind != "sedan" else y_rb
+    y_cab_end = y_rb
     outline = _lower_profile(kind, L, clear, belt, wheel_r, arch_r, y_fw, y_rw, y_ws, y_cab_end, hood_drop,
                              trunk_h, rng)
     body_bevel = rng.uniform(0.03, 0.09)
@@ -110,7 +111,10 @@ def build(rng: np.random.Generator) -> TriMesh:
     run_f = min(run_f, 0.45 * (y_rb - y_ws))
     run_r = min(run_r, 0.45 * (y_rb - y_ws))
     cabin = _cabin_profile(y_ws, y_rb, y_ws + run_f, y_rb - run_r, belt, H, rng.uniform(0.0, 0.04))
-    parts.append(side_profile(cabin, cab_w, rng.uniform(0.05, 0.12) * (cab_w / 1.6)))
+    cab = side_profile(cabin, cab_w, rng.uniform(0.04, 0.1) * (cab_w / 1.6))
+    tumble = rng.uniform(0.1, 0.25)  # roof narrower than the beltline (keeps the end caps planar)
+    cab.vertices[:, 0] *= 1.0 - tumble * np.clip((cab.vertices[:, 2] - belt) / (H - belt), 0.0, 1.0)
+    parts.append(cab)
 
     if kind == "pickup":  # open bed: side walls and tailgate on the beltline
         bed_h = rng.uniform(0.12, 0.25)

@@ -45,7 +45,7 @@ def rounded_rect(width: float, height: float, radius: float, segments: int = 4,
     """Axis-aligned rectangle with circular corners (radius clamped to fit), CCW."""
     hw, hh = 0.5 * width, 0.5 * height
     r = float(min(max(radius, 0.0), 0.999 * min(hw, hh)))
-    if r <= 1e-6 or segments < 1:
+    if r <= 0.02 * min(hw, hh) or segments < 1:  # tiny corners would only make slivers
         pts = np.array([[hw, -hh], [hw, hh], [-hw, hh], [-hw, -hh]])
     else:
         corners = [(hw - r, -hh + r, -0.5 * np.pi), (hw - r, hh - r, 0.0),
@@ -95,6 +95,78 @@ def _point_in_triangle(p, a, b, c) -> bool:
 
 
 def triangulate(poly: np.ndarray) -> np.ndarray:
+    """Triangulate a simple CCW polygon -> (N-2, 3) CCW index triples, no zero-area triangles.
+
+    Collinear vertices (straight runs such as a flat car beltline) are taken out before
+    ear clipping and put back by fanning the triangle that owns their edge; otherwise the
+    last ear could be three collinear points.
+    """
+    pts = np.asarray(poly, dtype=np.float64)
+    n = len(pts)
+    scale = float(np.ptp(pts, axis=0).max()) or 1.0
+    keep = list(range(n))
+    changed = True
+    while changed and len(keep) > 3:
+        changed = False
+        for k in range(len(keep)):
+            a, b, c = pts[keep[k - 1]], pts[keep[k]], pts[keep[(k + 1) % len(keep)]]
+            cr = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+            if abs(cr) < 1e-10 * scale * scale and np.dot(b - a, c - b) > 0:
+                keep.pop(k)
+                changed = True
+                break
+    tris = _flip_slivers(pts[keep], [list(t) for t in _ear_clip(pts[keep])])
+    keep_arr = np.asarray(keep)
+    tris = [list(t) for t in keep_arr[np.asarray(tris)]]
+    if len(keep) == n:
+        return np.asarray(tris, dtype=np.int64)
+    owner = {}
+    for ti, (a, b, c) in enumerate(tris):
+        owner[(a, b)], owner[(b, c)], owner[(c, a)] = (ti, c), (ti, a), (ti, b)
+    extra = []
+    for k in range(len(keep)):
+        u, w = keep[k], keep[(k + 1) % len(keep)]
+        between = [(u + j) % n for j in range(1, (w - u) % n)]
+        if not between:
+            continue
+        ti, o = owner[(u, w)]
+        chain = [u] + between + [w]
+        tris[ti] = [chain[0], chain[1], o]
+        extra += [[chain[j], chain[j + 1], o] for j in range(1, len(chain) - 1)]
+    return np.asarray(tris + extra, dtype=np.int64)
+
+
+def _flip_slivers(pts: np.ndarray, tris: list[list[int]]) -> list[list[int]]:
+    """Remove zero-area triangles (three collinear corners left by ear clipping) by
+    flipping their long edge with the neighbouring triangle."""
+    scale = float(np.ptp(pts, axis=0).max()) or 1.0
+
+    def area2(t):
+        a, b, c = pts[t[0]], pts[t[1]], pts[t[2]]
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    for _ in range(2 * len(tris)):
+        bad = [i for i, t in enumerate(tris) if area2(t) <= 1e-12 * scale * scale]
+        if not bad:
+            break
+        ti = bad[0]
+        t = tris[ti]
+        # the corner lying between the other two is the middle one; the edge opposite it is the long one
+        for k in range(3):
+            a, b, c = t[k], t[(k + 1) % 3], t[(k + 2) % 3]
+            if np.dot(pts[b] - pts[a], pts[c] - pts[b]) > 0:
+                break
+        other = next((j for j, u in enumerate(tris) if j != ti and any(
+            u[m] == a and u[(m + 1) % 3] == c for m in range(3))), None)
+        if other is None:
+            break
+        u = tris[other]
+        d = next(x for x in u if x != a and x != c)
+        tris[ti], tris[other] = [a, b, d], [b, c, d]
+    return tris
+
+
+def _ear_clip(poly: np.ndarray) -> np.ndarray:
     """Ear-clipping triangulation of a simple CCW polygon -> (N-2, 3) CCW index triples.
 
     Plain Python is fine here: outlines have at most ~100 points.  Ear status is only

@@ -118,8 +118,9 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--categories", nargs="*", default=list(CATEGORIES))
+    ap.add_argument("--cell", type=int, default=128)
     args = ap.parse_args(argv)
-    print(preview_grid(args.path, args.seeds, tuple(args.categories), first_seed=args.first_seed))
+    print(preview_grid(args.path, args.seeds, tuple(args.categories), args.cell, args.first_seed))
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ def upholstered(rng: np.random.Generator, n_seats: int, seat_width: float, depth
         for s in (-1, 1):
             y0 = arm_y0 - (ext if (chaise and s == side) else 0.0)
             x_in, x_out = s * wi / 2, s * (wi / 2 + aw)
-            parts.append(_arm(rng, arm_style, x_in, x_out, leg_h, arm_top, y0, D / 2, seat_top))
+            y1 = D / 2 if back_w < W else y_back  # a full-width back takes the arms' rear end
+            parts.append(_arm(rng, arm_style, x_in, x_out, leg_h, arm_top, y0, y1, seat_top))
 
     # legs or plinth
     if leg_h > 0:

@@ -1,0 +1,159 @@
+"""Click-to-mesh time of the Reconstruct button in Blender (the bpy module), per stage.
+
+    .venv/bin/python benchmarks/bench_click_to_mesh.py [--weights PATH | --config compact]
+                                                       [--repeats 5] [--device cpu]
+
+The first click pays for importing PyTorch and loading the weights (the model is then
+cached); later clicks only preprocess, run the network and build the mesh. Without
+--weights it uses the bundled weights, or, where none exist yet, random weights of
+--config (same size and speed as trained ones), written by a separate process so that
+this one has not imported PyTorch before the first click.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+MAKE_RANDOM_CHECKPOINT = """
+import sys, torch
+sys.path.insert(0, {repo!r})
+from blender_p2m.model import Pixel2Mesh, get_config
+from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
+torch.manual_seed(0)
+atomic_save(checkpoint_dict(Pixel2Mesh(get_config({config!r})), metadata={{"note": "benchmark"}}), {path!r})
+"""
+
+
+def bundled_weights() -> Path | None:
+    """The bundled weights file, found without importing PyTorch (same places as the API)."""
+    for candidate in (REPO / "blender_p2m" / "weights", REPO / "weights"):
+        path = candidate / "pixel2mesh_compact.pt"
+        if path.is_file():
+            return path
+    return None
+
+
+def choose_weights(args, tmp: Path) -> tuple[Path, str]:
+    if args.weights:
+        return Path(args.weights), Path(args.weights).name
+    bundled = bundled_weights()
+    if bundled is not None:
+        return bundled, f"bundled ({bundled.name})"
+    path = tmp / f"random_{args.config}.pt"
+    code = MAKE_RANDOM_CHECKPOINT.format(repo=str(REPO), config=args.config, path=str(path))
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return path, f"random weights, '{args.config}' configuration"
+
+
+def build_scene(bpy, size: int):
+    """A camera looking at the origin and a size x size image of a disc, as a user would have."""
+    import numpy as np
+
+    scene = bpy.context.scene
+    for obj in list(scene.objects):
+        bpy.data.objects.remove(obj)
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    scene.collection.objects.link(cam)
+    cam.location = (0.0, -0.75, 0.28)
+    cam.rotation_euler = (-cam.location).to_track_quat('-Z', 'Y').to_euler()
+    scene.camera = cam
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    yy, xx = np.mgrid[0:size, 0:size]
+    disc = (((xx - size / 2) ** 2 + (yy - size / 2) ** 2) < (0.3 * size) ** 2).astype(np.float32)
+    image = bpy.data.images.new("photo", size, size, alpha=True)
+    image.pixels.foreach_set(np.stack([disc, 0.5 * disc, 0.2 * disc, disc], -1).ravel())
+    scene.pixel2mesh.image = image
+    return scene
+
+
+class StepClock:
+    """Records when the operator reports each step (Loading PyTorch, ...)."""
+
+    def __init__(self, operator_class):
+        self.marks: list[tuple[float, str]] = []
+        original = operator_class._print_step
+
+        def record(op, fraction, text):
+            self.marks.append((time.perf_counter(), text))
+            original(op, fraction, text)
+
+        operator_class._print_step = record
+
+    def durations(self, start: float, end: float) -> dict[str, float]:
+        times = [t for t, _ in self.marks] + [end]
+        out = {"before the first step": self.marks[0][0] - start} if self.marks else {}
+        for (t, text), t_next in zip(self.marks, times[1:]):
+            out[text] = t_next - t
+        return out
+
+
+def click(bpy) -> float:
+    start = time.perf_counter()
+    result = bpy.ops.pixel2mesh.reconstruct()
+    elapsed = time.perf_counter() - start
+    if result != {'FINISHED'}:
+        raise SystemExit(f"Reconstruct failed: {result}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", help="a checkpoint (default: bundled, else random --config)")
+    parser.add_argument("--config", default="compact", help="configuration for random weights")
+    parser.add_argument("--repeats", type=int, default=5, help="later clicks per stage")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--image-size", type=int, default=224)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, weights_label = choose_weights(args, Path(tmp))
+        assert "torch" not in sys.modules
+        t0 = time.perf_counter()
+        import bpy
+        import addon_utils  # noqa: E402  (importable once bpy is)
+        t_bpy = time.perf_counter() - t0
+        addon_utils.enable("blender_p2m", default_set=True)
+        prefs = bpy.context.preferences.addons["blender_p2m"].preferences
+        prefs.weights_path, prefs.default_device = str(weights), args.device.upper()
+        scene = build_scene(bpy, args.image_size)
+
+        from blender_p2m.addon.operators import P2M_OT_reconstruct
+
+        clock = StepClock(P2M_OT_reconstruct)
+        scene.pixel2mesh.stage = "fine"
+        start = time.perf_counter()
+        first = click(bpy)
+        first_steps = clock.durations(start, start + first)
+
+        later = {}
+        for stage in ("coarse", "medium", "fine"):
+            scene.pixel2mesh.stage = stage
+            later[stage] = [click(bpy) for _ in range(args.repeats)]
+
+        import torch
+
+        print(f"\nClick-to-mesh in Blender {bpy.app.version_string} (bpy module), "
+              f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+        print(f"Weights: {weights_label}; image {args.image_size}x{args.image_size}; "
+              f"import bpy took {t_bpy:.2f} s (not counted)\n")
+        rows = [("first (imports PyTorch, loads model)", "fine", first)]
+        rows += [(f"  of which: {step}", "", seconds) for step, seconds in first_steps.items()]
+        rows += [(f"later (median of {len(times)})", stage, statistics.median(times))
+                 for stage, times in later.items()]
+        print(f"| {'click':<38} | stage  | seconds |")
+        print(f"|{'-' * 40}|--------|---------|")
+        for label, stage, seconds in rows:
+            print(f"| {label:<38} | {stage:<6} | {seconds:7.3f} |")
+
+
+if __name__ == "__main__":
+    main()
