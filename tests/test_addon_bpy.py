@@ -335,13 +335,9 @@ def test_options_texture_parent_name_flat_crop(scene):
     textures = [n for n in material.node_tree.nodes if n.type == 'TEX_IMAGE']
     assert textures and textures[0].image == s.image
     # UVs are the camera projection: a UV of (u, v) is the pixel (u * W, (1 - v) * H).
-    uvs = np.empty(len(obj.data.loops) * 2, dtype=np.float32)
-    obj.data.uv_layers[0].data.foreach_get("uv", uvs)
-    loop_verts = np.empty(len(obj.data.loops), dtype=np.int32)
-    obj.data.loops.foreach_get("vertex_index", loop_verts)
-    pixels = project_world(scene, scene.camera, world_vertices(obj)[loop_verts[:50]])
-    expected = np.stack([uvs.reshape(-1, 2)[:50, 0] * 192, (1 - uvs.reshape(-1, 2)[:50, 1]) * 144], 1)
-    np.testing.assert_allclose(pixels, expected, atol=0.05)
+    uvs, pixels = _loop_uvs_and_pixels(scene, obj)
+    np.testing.assert_allclose(np.stack([uvs[:, 0] * 192, (1 - uvs[:, 1]) * 144], 1), pixels,
+                               atol=0.05)
 
 
 def test_parenting_keeps_the_world_position(scene):
@@ -383,15 +379,30 @@ def test_file_source_leaves_no_image_behind(scene, tmp_path):
     assert len(bpy.data.images) == n_images + 1      # loaded once, for the texture
 
 
+def _loop_uvs_and_pixels(scn, obj, n=60):
+    """(UVs, Blender-projected pixels) of the first n face corners of obj."""
+    uvs = np.empty(len(obj.data.loops) * 2, dtype=np.float32)
+    obj.data.uv_layers[0].data.foreach_get("uv", uvs)
+    loop_verts = np.empty(len(obj.data.loops), dtype=np.int32)
+    obj.data.loops.foreach_get("vertex_index", loop_verts)
+    pixels = project_world(scn, scn.camera, world_vertices(obj)[loop_verts[:n]])
+    return uvs.reshape(-1, 2)[:n], pixels
+
+
 def test_camera_background_source_with_flip(scene):
-    cam_data = scene.camera.data
-    bg = cam_data.background_images.new()
+    """A mirrored background image is what the camera shows: the network sees it mirrored
+    and the texture is projected mirrored back onto the file's pixels."""
+    bg = scene.camera.data.background_images.new()
     bg.image = scene.pixel2mesh.image
     bg.use_flip_x = True
     s = scene.pixel2mesh
-    s.image_source, s.image = 'CAMERA_BACKGROUND', None
+    s.image_source, s.image, s.project_texture = 'CAMERA_BACKGROUND', None, True
     reconstruct_like_a_click()
-    assert bpy.data.objects["Pixel2Mesh"]["p2m_source_image"] == "photo"
+    obj = bpy.data.objects["Pixel2Mesh"]
+    assert obj["p2m_source_image"] == "photo"
+    uvs, pixels = _loop_uvs_and_pixels(scene, obj)
+    np.testing.assert_allclose(uvs[:, 0] * 192, 192 - pixels[:, 0], atol=0.05)
+    np.testing.assert_allclose((1 - uvs[:, 1]) * 144, pixels[:, 1], atol=0.05)
 
 
 def test_image_pixels_are_read_top_down(scene):

@@ -26,12 +26,16 @@ class ImageInput:
         image_name: name of the bpy Image to project as a texture (None for a file: it is
             loaded again only if the texture is wanted).
         file_path: absolute path for the File source, else None.
+        flip_x, flip_y: the camera shows the image mirrored (background image flips), so
+            rgba is mirrored relative to the datablock.
     """
 
     rgba: np.ndarray
     label: str
     image_name: str | None
     file_path: str | None
+    flip_x: bool = False
+    flip_y: bool = False
 
 
 def image_to_rgba(image) -> np.ndarray:
@@ -105,7 +109,8 @@ def read_image_input(settings, camera_object) -> ImageInput:
             rgba = rgba[:, ::-1]
         if bg.use_flip_y:
             rgba = rgba[::-1]
-        return ImageInput(np.ascontiguousarray(rgba), bg.image.name, bg.image.name, None)
+        return ImageInput(np.ascontiguousarray(rgba), bg.image.name, bg.image.name, None,
+                          flip_x=bg.use_flip_x, flip_y=bg.use_flip_y)
     return _read_file(settings.image_path)
 
 

@@ -71,6 +71,8 @@ def plan_reconstruction(context) -> ReconstructPlan:
     image = image_input.read_image_input(settings, camera_object)
     height, width = image.rgba.shape[:2]
     check_aspect(width, height, intrinsics, camera_object.name)
+    if settings.placement == 'CURSOR':
+        scene_mesh.check_target_depth(camera.camera_depth_of(camera_object, scene.cursor.location))
     prefs = get_preferences(context)
     weights = _weights(prefs)
     request = worker.ReconstructRequest(
@@ -95,6 +97,7 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
         depth = camera.camera_depth_of(camera_object, scene.cursor.location)
         vertices = scene_mesh.scale_to_depth(vertices, depth)
     texture, created_texture = _texture_image(plan) if plan.options["project_texture"] else (None, False)
+    texture_intrinsics = _mirrored(outcome.intrinsics, plan.image.flip_x, plan.image.flip_y)
     props = {"p2m_source_image": plan.image.label, "p2m_weights": outcome.weights,
              "p2m_stage": plan.request.stage, "p2m_device": outcome.device,
              "p2m_crop": plan.request.crop or "none"}
@@ -103,11 +106,19 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
             context.view_layer.active_layer_collection.collection, vertices, outcome.faces,
             camera_object, plan.options["name"], shade_smooth=plan.options["shade_smooth"],
             parent_to_camera=plan.options["parent_to_camera"], texture_image=texture,
-            intrinsics=outcome.intrinsics, props=props)
+            intrinsics=texture_intrinsics, props=props)
     except Exception:
         if created_texture:
             bpy.data.images.remove(texture)
         raise
+
+
+def _mirrored(intr: Intrinsics, flip_x: bool, flip_y: bool) -> Intrinsics:
+    """Intrinsics that project into the mirrored image (a flipped background image shows
+    the datablock mirrored: pixel u of what the camera sees is pixel W - u of the file)."""
+    fx, cx = (-intr.fx, intr.width - intr.cx) if flip_x else (intr.fx, intr.cx)
+    fy, cy = (-intr.fy, intr.height - intr.cy) if flip_y else (intr.fy, intr.cy)
+    return Intrinsics(fx, fy, cx, cy, intr.width, intr.height)
 
 
 def _texture_image(plan: ReconstructPlan):
