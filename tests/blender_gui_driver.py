@@ -6,7 +6,7 @@
 Like a user: enables the add-on (legacy, from BLENDER_USER_SCRIPTS), points its preferences
 at PyTorch and the weights, builds a scene whose camera shows the image, opens the sidebar
 tab, clicks Reconstruct once and presses Esc, clicks again and waits, takes a screenshot,
-saves the .blend, undoes. Everything runs from bpy.app.timers steps so that Blender's event
+saves the .blend, undoes, then clicks and opens another file while the model runs. Everything runs from bpy.app.timers steps so that Blender's event
 loop (and the add-on's modal operator) runs in between. Findings go to OUT/result.json.
 """
 import json
@@ -255,8 +255,35 @@ def undo():
     return 0.2, True
 
 
+def click_then_open_file():
+    """Click (the worker held again), then open another file: the run must end cleanly."""
+    from blender_p2m.addon import worker
+
+    worker.MODELS._lock.acquire()
+    log(f"click 3: {invoke_reconstruct()}")
+    return 1.0, True
+
+
+def open_file():
+    window = view3d()[0]
+    with bpy.context.temp_override(window=window):
+        bpy.ops.wm.read_homefile()
+    return 1.0, True
+
+
+def after_open_file():
+    from blender_p2m.addon import worker
+    from blender_p2m.addon.operators import STATUS
+
+    worker.MODELS._lock.release()
+    RESULT["after_file_open"] = {"running": STATUS.running, "error": STATUS.error}
+    log(f"after opening a file: {RESULT['after_file_open']}")
+    return 0.5, True
+
+
 STEPS = [close_splash, setup, open_tab, click_and_cancel, progress_screenshot, press_esc,
-         after_cancel, click_and_wait, screenshot, undo]
+         after_cancel, click_and_wait, screenshot, undo, click_then_open_file, open_file,
+         after_open_file]
 
 
 def run_steps():
@@ -276,4 +303,4 @@ def run_steps():
         return None
 
 
-bpy.app.timers.register(run_steps, first_interval=2.0)
+bpy.app.timers.register(run_steps, first_interval=2.0, persistent=True)  # survives file loads

@@ -84,6 +84,11 @@ def test_progress_is_shown_and_esc_cancels_cleanly(gui_run):
     assert gui_run["meshes_after_cancel"] == gui_run["meshes_before"]
 
 
+def test_opening_a_file_while_running_ends_the_run(gui_run):
+    assert gui_run["after_file_open"] == {"running": False,
+                                          "error": "Cancelled. Nothing was created."}
+
+
 def test_one_undo_removes_the_result(gui_run):
     assert gui_run["objects_after_undo"] == gui_run["objects_before"]
     assert gui_run["meshes_after_undo"] == gui_run["meshes_before"]

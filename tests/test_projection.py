@@ -131,6 +131,17 @@ def test_behind_camera_and_outside_give_zeros_not_nan():
     torch.testing.assert_close(vertices.grad[0, :-1], torch.zeros(8, 3))
 
 
+def test_point_projected_to_float32_infinity_reads_zeros():
+    """u overflows to infinity (a diverged network): the features are zero, not NaN."""
+    maps = [torch.ones(1, 4, 8, 8)]
+    vertices = torch.tensor([[[1e36, -1e36, -2 * MIN_DEPTH], [0.0, 0.0, -1.0]]])
+    intrinsics = torch.tensor([[250.0, 250.0, 16.0, 16.0]])
+    uv, _ = project(vertices, intrinsics)
+    assert torch.isinf(uv[0, 0]).all()
+    pooled = perceptual_pool(maps, vertices, intrinsics, image_size=32)
+    torch.testing.assert_close(pooled, torch.tensor([[[0.0] * 4, [1.0] * 4]]))
+
+
 def test_half_precision_maps_are_sampled_at_exact_positions():
     """A bfloat16 map (as under autocast) is sampled at float32 positions, not rounded ones."""
     fmap = torch.arange(56, dtype=torch.float32).repeat(56, 1)[None, None]   # value = column

@@ -62,7 +62,7 @@ def test_every_part_is_closed_outward_and_non_degenerate(category):
     for seed in SEEDS:
         mesh = generate(category, seed)
         _assert_valid(mesh, f"{category} seed {seed}")
-        assert 100 <= len(mesh.faces) <= 20000, (category, seed, len(mesh.faces))
+        assert 300 <= len(mesh.faces) <= 20000, (category, seed, len(mesh.faces))
         assert mesh.n_parts >= 2, (category, seed)
 
 
@@ -178,3 +178,11 @@ def test_preview_renders_a_nonblank_image():
     assert img.shape == (48, 48, 3)
     background = np.all(img == img[0, 0], axis=-1)
     assert 0.05 < 1 - background.mean() < 0.95
+
+
+def test_subdivision_keeps_parts_closed_and_volume_unchanged():
+    m = M.merge([M.box((1.0, 2.0, 3.0)), M.cylinder(0.5, 1.0, 12, (3.0, 0.0, 0.0))])
+    s = M.subdivide(m)
+    assert len(s.faces) == 4 * len(m.faces) and s.n_parts == 2
+    _assert_valid(s, "subdivided")
+    assert np.isclose(M.signed_volume(s.vertices, s.faces), M.signed_volume(m.vertices, m.faces))

@@ -101,10 +101,10 @@ def test_torchrun_two_processes_match_single_process(small_dataset, tmp_path):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-3), (a, b)
     wa = torch.load(next((tmp_path / "single" / "checkpoints").glob("*.pt")), weights_only=True)["state_dict"]
     wb = torch.load(next((tmp_path / "ddp" / "checkpoints").glob("*.pt")), weights_only=True)["state_dict"]
-    for k in wa:
-        # Adam normalises tiny gradient differences (float summation order) to ~lr-sized
-        # steps, so weights agree to a fraction of the learning rate x steps, not to 1e-6.
-        assert (wa[k] - wb[k]).abs().max() < 1e-3, k
+    # Adam turns float-summation-order differences of near-zero gradients into whole
+    # lr-sized steps, so single weights may differ by ~lr; on average they agree closely.
+    diff = torch.cat([(wa[k] - wb[k]).abs().flatten() for k in wa])
+    assert diff.max() < 3e-3 and diff.mean() < 2e-5, (diff.max(), diff.mean())
 
 
 def test_export_and_evaluate(small_dataset, tmp_path):

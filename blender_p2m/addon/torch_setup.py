@@ -131,6 +131,10 @@ def _refusal(build: str) -> str | None:
 
 
 def _outcome(returncode: int, target: str, last_line: str) -> tuple[bool, str]:
+    if returncode != 0 and "No module named pip" in last_line:
+        return False, ("Blender's Python has no pip, so PyTorch cannot be installed from here. "
+                       "Install PyTorch with another Python of the same version and set "
+                       "'PyTorch site-packages' to its folder.")
     if returncode != 0:
         return False, (f"Installing PyTorch failed (pip exit code {returncode}): {last_line} "
                        f"Check the internet connection and free disk space, then try again; "

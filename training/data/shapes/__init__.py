@@ -15,12 +15,14 @@ import numpy as np
 
 from . import (airplane, bench, cabinet, car, chair, display, lamp, loudspeaker, rifle, sofa,
                table, telephone, watercraft)
-from .mesh import TriMesh
+from .mesh import TriMesh, subdivide
 
 CATEGORIES: tuple[str, ...] = (
     "airplane", "bench", "cabinet", "car", "chair", "display", "lamp",
     "loudspeaker", "rifle", "sofa", "table", "telephone", "watercraft",
 )
+
+MIN_FACES = 300  # plain objects are subdivided up to at least this many triangles
 
 _BUILDERS = {
     "airplane": airplane.build, "bench": bench.build, "cabinet": cabinet.build, "car": car.build,
@@ -35,7 +37,7 @@ def generate(category: str, seed: int) -> TriMesh:
 
     The category index is mixed into the seed so that seed k of two categories does
     not share its random draws.  The result is centred on the Z axis with its lowest
-    point at z = 0.
+    point at z = 0, and has at least MIN_FACES triangles.
     """
     if category not in _BUILDERS:
         raise ValueError(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
@@ -44,6 +46,8 @@ def generate(category: str, seed: int) -> TriMesh:
         raise ValueError(f"seed must be non-negative, got {seed}")
     rng = np.random.Generator(np.random.PCG64([seed, CATEGORIES.index(category)]))
     mesh = _BUILDERS[category](rng)
+    while len(mesh.faces) < MIN_FACES:  # very plain objects: refine flat faces
+        mesh = subdivide(mesh)
     lo, hi = mesh.bounds()
     return mesh.translated((-0.5 * (lo[0] + hi[0]), -0.5 * (lo[1] + hi[1]), -lo[2]))
 

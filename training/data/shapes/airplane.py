@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import TriMesh, box, cylinder, ellipsoid, frustum, lathe, loft, merge, rounded_box
+from .mesh import TriMesh, box, ellipsoid, frustum, lathe, loft, merge, rounded_box
 
 _SPAN_TO_Z = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # local span axis x -> world z
 

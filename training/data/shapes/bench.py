@@ -31,7 +31,8 @@ def _park_bench(rng) -> TriMesh:
     tilt = rng.uniform(0.1, 0.3)
     fw, fd = rng.uniform(0.03, 0.06), rng.uniform(0.03, 0.06)  # frame bar width (x) / depth
     sec = _RECT * [0.5 * fd, 0.5 * fw]
-    parts = _seat_surface(rng, L, D, H, t, True)
+    # slats end at the front of the rear posts, which rise behind them
+    parts = [m.translated((0, -0.5 * fd, 0)) for m in _seat_surface(rng, L, D - fd, H, t, True)]
     under = H - t - 0.5 * fd
     yr = D / 2 - 0.5 * fd
     top = (yr + Hb * np.sin(tilt), H + Hb * np.cos(tilt))
@@ -79,13 +80,13 @@ def _backless(rng) -> TriMesh:
         top = H - t
     if support == "legs":
         thick = rng.uniform(0.03, 0.07)
-        legs, feet = fp.four_legs(rng, L / 2 - rng.uniform(0.04, 0.2), D / 2 - thick / 2 - rng.uniform(0, 0.04), top, thick)
+        legs_hx, legs_hy = L / 2 - rng.uniform(0.04, 0.2), D / 2 - thick / 2 - rng.uniform(0, 0.04)
+        legs, feet = fp.four_legs(rng, legs_hx, legs_hy, top, thick)
         parts += legs
         if rng.random() < 0.5:
-            z = rng.uniform(0.08, 0.2)
-            tops = np.column_stack([fp.corner_positions(L / 2, D / 2), np.full(4, top)])
-            hx = abs(feet[0, 0])
-            parts.append(box((2 * hx - thick, 0.03, 0.04), (0, 0, z)))
+            hx, hy = abs(legs_hx), abs(legs_hy)
+            tops = np.column_stack([fp.corner_positions(hx, hy), np.full(4, top)])
+            parts += fp.h_stretcher(feet, tops, rng.uniform(0.08, 0.2), 0.3 * thick, 0.5 * thick)
         if L > 1.6:
             for y in (-(D / 2 - thick / 2 - 0.02), D / 2 - thick / 2 - 0.02):
                 parts.append(box((thick, thick, top), (0, y, top / 2)))
@@ -117,7 +118,8 @@ def _storage(rng) -> TriMesh:
     parts.append(rounded_box((L - 0.01, D - 0.01, ct), (0.04, 0.04, 0.45 * ct), 3, (0, 0, H - ct / 2)))
     if rng.random() < 0.4:
         bh = rng.uniform(0.25, 0.45)
-        parts.append(rounded_box((L, 0.05, bh + ct), 0.015, 2, (0, D / 2 + 0.025, H - ct + (bh + ct) / 2)))
+        z0 = 0.0 if plinth <= 0.02 else plinth
+        parts.append(rounded_box((L, 0.05, H + bh - z0), 0.015, 2, (0, D / 2 + 0.025, 0.5 * (z0 + H + bh))))
     return merge(parts)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import furniture_parts as fp
-from .mesh import TriMesh, box, cylinder, merge, rounded_box, rounded_cylinder
+from .mesh import TriMesh, box, merge, rounded_box, rounded_cylinder
 
 
 def _handle(rng, style: str, x: float, y_face: float, z: float, horizontal: bool, size: float) -> list[TriMesh]:

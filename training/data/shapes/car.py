@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import polygon as poly2d
-from .mesh import TriMesh, box, cylinder, merge, rounded_box, rounded_cylinder, side_profile
+from .mesh import TriMesh, box, cylinder, ellipsoid, merge, rounded_box, rounded_cylinder, side_profile
 
 # (length, width, height, wheel radius, ground clearance, belt fraction)
 _DIMS = {
@@ -111,7 +111,8 @@ def build(rng: np.random.Generator) -> TriMesh:
     run_f = min(run_f, 0.45 * (y_rb - y_ws))
     run_r = min(run_r, 0.45 * (y_rb - y_ws))
     cabin = _cabin_profile(y_ws, y_rb, y_ws + run_f, y_rb - run_r, belt, H, rng.uniform(0.0, 0.04))
-    cab = side_profile(cabin, cab_w, rng.uniform(0.04, 0.1) * (cab_w / 1.6))
+    cab_bevel = rng.uniform(0.04, 0.1) * (cab_w / 1.6)
+    cab = side_profile(cabin, cab_w, cab_bevel)
     tumble = rng.uniform(0.1, 0.25)  # roof narrower than the beltline (keeps the end caps planar)
     cab.vertices[:, 0] *= 1.0 - tumble * np.clip((cab.vertices[:, 2] - belt) / (H - belt), 0.0, 1.0)
     parts.append(cab)
@@ -129,15 +130,23 @@ def build(rng: np.random.Generator) -> TriMesh:
         for sx in (-0.35, 0.35):
             parts.append(box((0.04, 0.08, 0.18), (sx * W, wy, trunk_top + 0.09 - 0.02)))
         parts.append(rounded_box((W * 0.9, 0.3, 0.03), (0.01, 0.1, 0.012), 2, (0, wy + 0.02, trunk_top + 0.175)))
-    if rng.random() < 0.7:  # side mirrors
+    if rng.random() < 0.7:  # side mirrors, just touching the (bevelled, tumbled-in) cabin side
+        x_cab = (cab_w / 2 - cab_bevel) * (1.0 - tumble * 0.08 / (H - belt))
         for sx in (-1, 1):
-            parts.append(rounded_box((0.14, 0.08, 0.09), 0.03, 2,
-                                     (sx * (cab_w / 2 + 0.05), y_ws + 0.12, belt + 0.08)))
+            parts.append(rounded_box((0.14, 0.08, 0.09), 0.03, 2, (sx * (x_cab + 0.06), y_ws + 0.15, belt + 0.08)))
     if kind in ("suv", "van") and rng.random() < 0.4:  # roof rails
         for sx in (-1, 1):
             parts.append(box((0.04, (y_rb - run_r) - (y_ws + run_f) - 0.2, 0.04),
                              (sx * cab_w * 0.33, 0.5 * (y_rb - run_r + y_ws + run_f), H + 0.02)))
 
+    # head and tail lights: flattened ellipsoids half sunk into the nose and tail
+    hood_front = belt - hood_drop
+    lw, lh = rng.uniform(0.12, 0.25), rng.uniform(0.05, 0.1)
+    for sx in (-1, 1):
+        x = sx * (W / 2 - body_bevel - lw * 0.6)
+        parts.append(ellipsoid((lw, 0.05, lh / 2), (x, -L / 2 + 0.02, hood_front - 0.1), 12, 6))
+        z_tail = belt - 0.1 if kind not in ("sedan", "sports") else belt + trunk_h - 0.14
+        parts.append(ellipsoid((lw * 0.8, 0.04, lh / 2), (x, L / 2 - 0.015, z_tail), 12, 6))
     tw = rng.uniform(0.18, 0.28)
     x_out = W / 2 - body_bevel * 0.5
     for y in (y_fw, y_rw):

@@ -60,7 +60,7 @@ def _dining(rng) -> TriMesh:
         parts.append(_tilt(panel, tilt, (0, D / 2 - bt / 2, H)))
         if h0 > 0.02:  # two uprights carry the floating panel
             for x in (-0.3 * bw, 0.3 * bw):
-                parts.append(_tilt(box((0.03, bt * 0.8, h0 + 0.06), (x, 0, 0.5 * (h0 + 0.06) - 0.0)), tilt, (0, D / 2 - bt / 2, H)))
+                parts.append(_tilt(box((0.03, bt * 0.8, h0 + 0.06), (x, 0, 0.5 * (h0 + 0.06))), tilt, (0, D / 2 - bt / 2, H)))
         return merge(parts)
 
     # rear posts run from the floor to the top of the back, bending at the seat
@@ -70,27 +70,23 @@ def _dining(rng) -> TriMesh:
         path = rounded_path(path, 0.05, 3)
         sec = None if round_legs else _SQUARE
         parts.append(tube(path, s / 2, 10 if round_legs else 4, section=sec))
-    # front legs
+    # front legs end under the seat; with arms a short post continues above the seat
     fx, fy = hx - rng.uniform(0, 0.02), -D / 2 + s / 2 + rng.uniform(0, 0.02)
-    front_top = H - t
-    for x in (-fx, fx):
-        if arms:
-            front_top = H + rng.uniform(0.17, 0.24) if front_top == H - t else front_top
-            if round_legs:
-                parts.append(cylinder(s / 2, front_top, 12, (x, fy, 0)))
-            else:
-                parts.append(box((s, s, front_top), (x, fy, front_top / 2)))
-        elif round_legs:
-            parts.append(cylinder(s / 2, H - t, 12, (x, fy, 0)))
-        else:
-            parts.append(box((s, s, H - t), (x, fy, (H - t) / 2)))
+
+    def post(x, z0, z1):
+        if round_legs:
+            return cylinder(s / 2, z1 - z0, 12, (x, fy, z0))
+        return box((s, s, z1 - z0), (x, fy, 0.5 * (z0 + z1)))
+
+    parts += [post(x, 0.0, H - t) for x in (-fx, fx)]
     if arms:
-        ah = front_top - H
-        arm_back = post_y - s / 2 + ah * np.tan(tilt)
+        arm_z = H + rng.uniform(0.17, 0.24)
+        arm_back = post_y - s / 2 + (arm_z - H) * np.tan(tilt)
         aw = s * rng.uniform(1.0, 1.8)
         for x in (-fx, fx):
+            parts.append(post(x, H, arm_z))
             parts.append(rounded_box((aw, arm_back - fy + s, 0.025), 0.008, 1,
-                                     (x, 0.5 * (arm_back + fy - s), front_top + 0.0125)))
+                                     (x, 0.5 * (arm_back + fy - s), arm_z + 0.0125)))
 
     # back between the posts, built upright in the local frame then tilted
     inner = 2 * hx - s

@@ -48,37 +48,34 @@ def _monitor(rng, tv=False) -> TriMesh:
     if stand == "neck":
         base_t = rng.uniform(0.01, 0.025)
         bs = rng.uniform(0.1, 0.16)
-        parts.append(_base(rng, rng.choice(["disc", "oval", "plate"]), bs, base_t).translated((0, 0.03, 0)))
         z_panel = rng.uniform(0.06, 0.16)
+        panel = merge(_panel(rng, W, H, D, z_panel, bezel))
+        back_y = panel.bounds()[1][1]  # behind the optional electronics bulge
         neck_h = z_panel + H * rng.uniform(0.3, 0.5)
         nw = rng.uniform(0.03, 0.08)
-        yn = 0.03
         if rng.random() < 0.5:  # flat neck
-            parts.append(rounded_box((nw, 0.024, neck_h - base_t + 0.002), 0.008, 2, (0, yn, base_t + (neck_h - base_t) / 2 - 0.001)))
-            y_panel = yn - 0.012 - D / 2
+            yn = back_y + 0.012 - 0.002
+            neck = rounded_box((nw, 0.024, neck_h - base_t + 0.002), 0.008, 2, (0, yn, base_t + (neck_h - base_t) / 2 - 0.001))
         else:  # round neck
-            parts.append(cylinder(nw * 0.3, neck_h - base_t + 0.002, 16, (0, yn, base_t - 0.002)))
-            y_panel = yn - nw * 0.3 - D / 2
-        parts += _panel(rng, W, H, D, z_panel, bezel, 0.0, y_panel)
-        return merge(parts)
+            yn = back_y + nw * 0.3 - 0.002
+            neck = cylinder(nw * 0.3, neck_h - base_t + 0.002, 16, (0, yn, base_t - 0.002))
+        base = _base(rng, rng.choice(["disc", "oval", "plate"]), bs, base_t).translated((0, yn, 0))
+        return merge([base, neck, panel])
+    z_panel = rng.uniform(0.04, 0.1) if stand == "feet" else rng.uniform(0.06, 0.15)
+    if stand == "wall":
+        z_panel = 0.0
+    panel = merge(_panel(rng, W, H, D, z_panel, bezel))
     if stand == "feet":
-        z_panel = rng.uniform(0.04, 0.1)
         fx = W / 2 * rng.uniform(0.6, 0.9)
         fl = rng.uniform(0.15, 0.25)
         for sx in (-1, 1):
-            foot = rounded_box((0.03, fl, 0.02), 0.008, 1, (sx * fx, 0, 0.01))
-            post = box((0.025, 0.02, z_panel - 0.02 + 0.05), (sx * fx, 0, 0.02 + (z_panel + 0.03) / 2))
-            parts += [foot, post.translated((0, D / 2 + 0.01, 0))]
-        parts += _panel(rng, W, H, D, z_panel, bezel)
-        return merge(parts)
-    if stand == "pedestal":
-        z_panel = rng.uniform(0.06, 0.15)
-        parts.append(_base(rng, rng.choice(["plate", "oval"]), W * 0.2, 0.02))
-        parts.append(box((0.08, 0.03, z_panel + 0.1 - 0.02), (0, D / 2 + 0.015, 0.02 + (z_panel + 0.08) / 2)))
-        parts += _panel(rng, W, H, D, z_panel, bezel)
-        return merge(parts)
-    parts += _panel(rng, W, H, D, 0.0, bezel)  # wall TV: panel only
-    return merge(parts)
+            parts.append(rounded_box((0.03, fl, 0.02), 0.008, 1, (sx * fx, 0, 0.01)))
+            parts.append(box((0.025, 0.02, z_panel + 0.02), (sx * fx, D / 2 + 0.01, 0.02 + (z_panel + 0.02) / 2)))
+    elif stand == "pedestal":
+        # the post overlaps only the panel's lowest 4 cm, below any back bulge
+        parts.append(_base(rng, rng.choice(["plate", "oval"]), W * 0.2, 0.02).translated((0, D / 2, 0)))
+        parts.append(box((0.08, 0.03, z_panel + 0.02), (0, D / 2 + 0.013, 0.02 + (z_panel + 0.02) / 2)))
+    return merge(parts + [panel])
 
 
 def _all_in_one(rng) -> TriMesh:

@@ -71,6 +71,17 @@ def stretchers(feet: np.ndarray, tops: np.ndarray, z: float, radius: float, leg_
     return out
 
 
+def h_stretcher(feet: np.ndarray, tops: np.ndarray, z: float, radius: float, leg_radius: float) -> list[TriMesh]:
+    """H-shaped stretcher: a rod between the left legs, one between the right legs, and a
+    centre rod joining their midpoints (ends sunk slightly into the side rods)."""
+    out = stretchers(feet, tops, z, radius, leg_radius, [(0, 3), (1, 2)])
+    mid_l = 0.5 * (leg_point(feet[0], tops[0], z) + leg_point(feet[3], tops[3], z))
+    mid_r = 0.5 * (leg_point(feet[1], tops[1], z) + leg_point(feet[2], tops[2], z))
+    d = (mid_r - mid_l) / np.linalg.norm(mid_r - mid_l)
+    out.append(cylinder_between(mid_l + d * 0.5 * radius, mid_r - d * 0.5 * radius, 0.85 * radius, 8))
+    return out
+
+
 def pedestal(rng: np.random.Generator, top_z: float, column_r: float, base_r: float,
              style: str | None = None) -> list[TriMesh]:
     """Central column with a foot: 'disc' (flat round base), 'cone' (flared trumpet base)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import polygon as poly2d
-from .mesh import (TriMesh, box, cylinder, cylinder_between, frame_z_to, lathe, merge, rounded_box, rounded_cylinder,
+from .mesh import (TriMesh, cylinder, cylinder_between, lathe, merge, rounded_box, rounded_cylinder,
                    rounded_path, sphere, tube)
 
 

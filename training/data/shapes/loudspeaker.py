@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import polygon as poly2d
 from .mesh import (TriMesh, box, cylinder, lathe, merge, rounded_box, rounded_cylinder, side_profile, torus)
 
 _OUT = (0.0, -1.0, 0.0)

@@ -8,7 +8,7 @@ have to think about winding.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -83,6 +83,26 @@ def merge(meshes: Iterable[TriMesh]) -> TriMesh:
     if not meshes:
         return TriMesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32))
     return TriMesh(np.concatenate(verts), np.concatenate(faces), np.concatenate(parts))
+
+
+def subdivide(mesh: TriMesh) -> TriMesh:
+    """Split every triangle into four at its edge midpoints (shape unchanged, still closed).
+
+    Used to give very plain objects (a box-legged table is ~60 triangles) enough
+    triangles for downstream tools that expect a few hundred.
+    """
+    f = mesh.faces
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    key = np.sort(e, axis=1)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    mids = 0.5 * (mesh.vertices[uniq[:, 0]] + mesh.vertices[uniq[:, 1]])
+    n, F = len(mesh.vertices), len(f)
+    m01, m12, m20 = (n + inv[i * F:(i + 1) * F] for i in range(3))
+    a, b, c = f[:, 0], f[:, 1], f[:, 2]
+    faces = np.concatenate([np.stack([a, m01, m20], 1), np.stack([m01, b, m12], 1),
+                            np.stack([m20, m12, c], 1), np.stack([m01, m12, m20], 1)])
+    return TriMesh(np.concatenate([mesh.vertices, mids]), faces, np.tile(mesh.parts, 4))
 
 
 def mirrored_pair(mesh: TriMesh, axis: int = 0) -> list[TriMesh]:

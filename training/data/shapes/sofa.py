@@ -10,7 +10,7 @@ import numpy as np
 
 from . import furniture_parts as fp
 from . import polygon as poly2d
-from .mesh import TriMesh, box, front_profile, merge, rounded_box, side_profile
+from .mesh import TriMesh, front_profile, merge, rounded_box, side_profile
 
 ARM_STYLES = ("box", "rounded", "rolled", "slope", "thin", "none")
 
@@ -115,20 +115,24 @@ def upholstered(rng: np.random.Generator, n_seats: int, seat_width: float, depth
             y1 = D / 2 if back_w < W else y_back  # a full-width back takes the arms' rear end
             parts.append(_arm(rng, arm_style, x_in, x_out, leg_h, arm_top, y0, y1, seat_top))
 
-    # legs or plinth
+    # legs under the corners (and under the chaise's front corners)
     if leg_h > 0:
         thick = rng.uniform(0.03, 0.06)
-        inset = rng.uniform(0.02, 0.06)
-        y_front = -D / 2 - (ext if chaise else 0.0)
+        inset = rng.uniform(0.02, 0.06) + thick / 2
         style = rng.choice(["square", "round", "tapered"])
-        hx = W / 2 - inset - thick / 2
-        hy_front, hy_back = y_front + inset + thick / 2, D / 2 - inset - thick / 2
-        legs, _ = fp.four_legs(rng, hx, 0.5 * (hy_back - hy_front), leg_h, thick, style)
-        shift = 0.5 * (hy_back + hy_front)
-        parts += [m.translated((0, shift, 0)) for m in legs]
+        hx = W / 2 - inset
+        hy = D / 2 - inset
+        legs, _ = fp.four_legs(rng, hx, hy, leg_h, thick, style)
+        parts += legs
+        spots = []
         if n_seats >= 3:
-            for y in (hy_front, hy_back):
-                parts.append(box((thick, thick, leg_h), (0.0, y, 0.5 * leg_h)))
+            spots += [(0.0, -hy), (0.0, hy)]
+        if chaise:
+            y_c = -D / 2 - ext + inset
+            spots += [(side * hx, y_c), (side * (wi / 2 - seat_width + inset), y_c)]
+        for x, y in spots:
+            leg, _ = fp.four_legs(rng, 0.0, 0.0, leg_h, thick, style, splay=0.0)
+            parts.append(leg[0].translated((x, y, 0)))
     return merge(parts)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import furniture_parts as fp
 from . import polygon as poly2d
-from .mesh import TriMesh, box, cylinder_between, merge, plate, rounded_box, rounded_cylinder
+from .mesh import TriMesh, box, merge, plate, rounded_box, rounded_cylinder
 
 
 def _top(rng, shape: str, L: float, Wd: float, t: float, z: float) -> TriMesh:
@@ -44,12 +44,10 @@ def _legs_with_apron(rng, hx, hy, z_top, leg_t, H, parts):
         parts.append(box((2 * hx - leg_t, 2 * hy - leg_t, st), (0, 0, z)))
     elif r < 0.45:  # stretchers
         z = rng.uniform(0.1, 0.3) * H
-        parts += fp.stretchers(feet, tops, z, 0.3 * leg_t, 0.5 * leg_t,
-                               [(0, 3), (1, 2)] + ([(0, 1), (3, 2)] if rng.random() < 0.5 else []))
-        if rng.random() < 0.5:
-            mid_a = 0.5 * (fp.leg_point(feet[0], tops[0], z) + fp.leg_point(feet[3], tops[3], z))
-            mid_b = 0.5 * (fp.leg_point(feet[1], tops[1], z) + fp.leg_point(feet[2], tops[2], z))
-            parts.append(cylinder_between(mid_a + [0.2 * leg_t, 0, 0], mid_b - [0.2 * leg_t, 0, 0], 0.25 * leg_t, 8))
+        if rng.random() < 0.5:  # box stretcher: a rod between every pair of neighbouring legs
+            parts += fp.stretchers(feet, tops, z, 0.3 * leg_t, 0.5 * leg_t, [(0, 1), (1, 2), (2, 3), (3, 0)])
+        else:
+            parts += fp.h_stretcher(feet, tops, z, 0.3 * leg_t, 0.5 * leg_t)
 
 
 def _trestle(rng, hx, hy, z_top, parts):
@@ -58,15 +56,15 @@ def _trestle(rng, hx, hy, z_top, parts):
     post_d = rng.uniform(0.03, 0.06)
     foot_h = rng.uniform(0.03, 0.06)
     bar_h = rng.uniform(0.03, 0.05)
+    ys = [0.0] if rng.random() < 0.6 else [-0.5 * hy, 0.5 * hy]  # one or two posts per end
     for x in (-hx, hx):
         parts.append(rounded_box((post_d * 1.5, 2 * hy, foot_h), 0.01, 1, (x, 0, foot_h / 2)))
         parts.append(rounded_box((post_d * 1.5, 2 * hy * 0.9, bar_h), 0.01, 1, (x, 0, z_top - bar_h / 2)))
-        n_posts = 1 if rng.random() < 0.6 else 2
-        ys = [0.0] if n_posts == 1 else [-0.5 * hy, 0.5 * hy]
         for y in ys:
             parts.append(box((post_d, post_w, z_top - bar_h - foot_h), (x, y, 0.5 * (z_top - bar_h + foot_h))))
     sz = rng.uniform(0.25, 0.5) * z_top
-    parts.append(box((2 * hx - post_d, 0.04, 0.06), (0, 0, sz)))
+    for y in ys:  # stretcher between the posts of the two ends
+        parts.append(box((2 * hx - post_d, 0.04, 0.06), (0, y, sz)))
 
 
 def _panel_ends(rng, hx, hy, z_top, parts):

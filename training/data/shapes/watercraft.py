@@ -179,7 +179,7 @@ def _yacht(rng) -> TriMesh:
     w = B * rng.uniform(0.7, 0.85)
     lh = L * rng.uniform(0.035, 0.05)
     z = hull.deck_at(y_front, y_back) - 0.05
-    for lvl in range(levels):
+    for _ in range(levels):
         outline = np.array([[y_front, 0.0], [y_back, 0.0], [y_back, lh], [y_front + 0.35 * lh / 0.5 * 0.4, lh]])
         m = side_profile(outline, w, bevel=min(0.2, 0.2 * lh)).translated((0, 0, z))
         parts.append(m)
