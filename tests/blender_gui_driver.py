@@ -6,7 +6,8 @@
 Like a user: enables the add-on (legacy, from BLENDER_USER_SCRIPTS), points its preferences
 at PyTorch and the weights, builds a scene whose camera shows the image, opens the sidebar
 tab, clicks Reconstruct once and presses Esc, clicks again and waits, takes a screenshot,
-saves the .blend, undoes, then clicks and opens another file while the model runs. Everything runs from bpy.app.timers steps so that Blender's event
+saves the .blend, undoes, clicks and opens another file while the model runs, and
+shows the add-on's preferences. Everything runs from bpy.app.timers steps so that Blender's event
 loop (and the add-on's modal operator) runs in between. Findings go to OUT/result.json.
 """
 import json
@@ -101,6 +102,7 @@ def setup():
     settings = scene.pixel2mesh
     settings.image_source = 'CAMERA_BACKGROUND'
     settings.object_name = "Ball"
+    settings.project_texture = True
 
     window, area, sidebar, main = view3d()
     space = area.spaces.active
@@ -114,14 +116,26 @@ def setup():
     return 1.0, True
 
 
-TAB = {"tries": 0, "drawn": False}
+TAB = {"tries": 0}
 
 
-def _mark_drawn(original):
+DRAWN = {}
+
+
+def _watch_draw(cls, key):
+    """Wrap a registered class's draw() to record that Blender drew it, and any error (Blender
+    prints draw errors without raising them)."""
+    original = cls.draw
+
     def draw(self, context):
-        TAB["drawn"] = True
-        return original(self, context)
-    return draw
+        try:
+            original(self, context)
+            DRAWN.setdefault(key, "ok")
+        except Exception:
+            DRAWN[key] = traceback.format_exc()
+            raise
+
+    cls.draw = draw
 
 
 def open_tab():
@@ -131,13 +145,13 @@ def open_tab():
 
     window, area, sidebar, main = view3d()
     if TAB["tries"] == 0:
-        ui.VIEW3D_PT_pixel2mesh.draw = _mark_drawn(ui.VIEW3D_PT_pixel2mesh.draw)
+        _watch_draw(ui.VIEW3D_PT_pixel2mesh, "panel")
         if hasattr(sidebar, "active_panel_category"):
             sidebar.active_panel_category = ui.CATEGORY
             log("set active_panel_category")
-    if TAB["drawn"] or TAB["tries"] >= 30:
-        RESULT["panel_drawn"] = TAB["drawn"]
-        log(f"panel drawn: {TAB['drawn']} after {TAB['tries']} clicks on the tab strip")
+    if "panel" in DRAWN or TAB["tries"] >= 30:
+        RESULT["panel_drawn"] = DRAWN.get("panel")
+        log(f"panel drawn: {DRAWN.get('panel')} after {TAB['tries']} clicks on the tab strip")
         return 0.3, True
     x = sidebar.x + sidebar.width - 10                  # the tab strip along the right edge
     y = sidebar.y + sidebar.height - 15 - 12 * TAB["tries"]
@@ -226,7 +240,10 @@ def click_and_wait():
     RESULT["object"] = None if obj is None else {
         "name": obj.name, "type": obj.type, "vertices": len(obj.data.vertices),
         "selected": obj.select_get(), "active": bpy.context.view_layer.objects.active == obj,
-        "props": {k: obj[k] for k in obj.keys() if k.startswith("p2m_")}}
+        "props": {k: obj[k] for k in obj.keys() if k.startswith("p2m_")},
+        "texture": [n.image.name for m in obj.data.materials for n in m.node_tree.nodes
+                    if n.type == 'TEX_IMAGE' and n.image is not None],
+        "uv_layers": [uv.name for uv in obj.data.uv_layers]}
     log(f"done in {RESULT['seconds']:.1f} s: {STATUS.result or STATUS.error}")
     return 1.5, True                                  # let the panel and viewport redraw
 
@@ -281,9 +298,28 @@ def after_open_file():
     return 0.5, True
 
 
+def show_preferences():
+    """Open Preferences at the add-on (as its 'Get PyTorch...' button does) and screenshot it."""
+    from blender_p2m.addon import prefs
+
+    _watch_draw(prefs.P2M_AP_preferences, "preferences")
+    bpy.ops.preferences.addon_show(module=ADDON)
+    return 1.5, True
+
+
+def preferences_screenshot():
+    window = bpy.context.window_manager.windows[-1]
+    RESULT["preferences_drawn"] = DRAWN.get("preferences")
+    with bpy.context.temp_override(window=window, area=window.screen.areas[0]):
+        bpy.ops.screen.screenshot(filepath=os.path.join(OUT, "addon_preferences.png"),
+                                  check_existing=False)
+    log(f"preferences drawn: {RESULT['preferences_drawn']}")
+    return 0.5, True
+
+
 STEPS = [close_splash, setup, open_tab, click_and_cancel, progress_screenshot, press_esc,
          after_cancel, click_and_wait, screenshot, undo, click_then_open_file, open_file,
-         after_open_file]
+         after_open_file, show_preferences, preferences_screenshot]
 
 
 def run_steps():

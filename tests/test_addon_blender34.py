@@ -62,7 +62,12 @@ def gui_run(tiny_checkpoint, tmp_path_factory) -> dict:
 
 def test_addon_is_installed_and_its_tab_opens(gui_run):
     assert gui_run["blender_version"].startswith("3.4")
-    assert gui_run["panel_drawn"], "the Pixel2Mesh tab never showed its panel"
+    assert gui_run["panel_drawn"] == "ok", gui_run["panel_drawn"] or "the tab never opened"
+
+
+def test_preferences_draw(gui_run):
+    assert gui_run["preferences_drawn"] == "ok", gui_run["preferences_drawn"]
+    assert (ARTIFACTS / "addon_preferences.png").stat().st_size > 10_000
 
 
 def test_reconstruct_click_builds_the_mesh_in_the_background(gui_run):
@@ -70,6 +75,7 @@ def test_reconstruct_click_builds_the_mesh_in_the_background(gui_run):
     assert obj is not None, gui_run["error_text"]
     assert obj["type"] == 'MESH' and obj["vertices"] == 2466
     assert obj["selected"] and obj["active"]
+    assert obj["texture"] == ["ball"] and obj["uv_layers"] == ["CameraProjection"]
     assert obj["props"]["p2m_stage"] == "fine" and obj["props"]["p2m_source_image"] == "ball"
     assert "Created 'Ball'" in gui_run["result_text"] and not gui_run["error_text"]
     # The modal timer kept running while the worker worked: Blender was not frozen.

@@ -83,7 +83,7 @@ def background_image_of(camera_object):
         clips = any(bg.source == 'MOVIE_CLIP' for bg in cam.background_images)
         raise P2MError(f"Camera '{camera_object.name}' has no background image"
                        f"{' (only a movie clip)' if clips else ''}. Add one in Camera Properties "
-                       f"> Background Images, or choose Image or File as the source.")
+                       f"> Background Images, or switch the source to Image or File.")
     shown = [bg for bg in entries if getattr(bg, "show_background_image", True)]
     bg = (shown or entries)[0]
     if tuple(bg.offset) != (0.0, 0.0) or bg.rotation != 0.0 or bg.scale != 1.0:
@@ -100,7 +100,7 @@ def read_image_input(settings, camera_object) -> ImageInput:
         image = settings.image
         if image is None:
             raise P2MError("No image picked. Choose an image in the Pixel2Mesh panel (or Open "
-                           "one), or switch the source to File or Camera Background.")
+                           "one), or switch the source to File or Background.")
         return ImageInput(image_to_rgba(image), image.name, image.name, None)
     if source == 'CAMERA_BACKGROUND':
         bg = background_image_of(camera_object)

@@ -32,7 +32,7 @@ def scale_to_depth(vertices_cam: np.ndarray, target_depth: float) -> np.ndarray:
     centre_depth = -0.5 * (z.min() + z.max())
     if not centre_depth > 0.0:
         raise P2MError("The predicted mesh is not in front of the camera; it cannot be scaled "
-                       "to the 3D cursor's depth. Use Placement 'As predicted'.")
+                       "to the 3D cursor's depth. Use Placement 'As Predicted'.")
     return (vertices_cam * (target_depth / centre_depth)).astype(np.float32)
 
 
@@ -180,7 +180,7 @@ def _select_only(obj) -> None:
     view_layer = bpy.context.view_layer
     if view_layer is None:
         return
-    for other in view_layer.objects.selected:
+    for other in list(view_layer.objects.selected):
         other.select_set(False)
     try:
         obj.select_set(True, view_layer=view_layer)

@@ -20,7 +20,8 @@ from ..errors import P2MError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".tga")
 # Output stems the batch uses itself (combined.blend, summary.json).
 RESERVED_NAMES = ("combined", "summary")
-UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+# Characters file systems refuse, and '#' (Blender turns it into a frame number in paths).
+UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f<>:"/\\|?*#]')
 
 
 @dataclass(frozen=True)

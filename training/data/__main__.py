@@ -20,6 +20,12 @@ def main(argv=None) -> int:
     b.add_argument("--categories", default=None, help="comma-separated subset of categories")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--engine", choices=("cycles", "workbench"), default="cycles")
+    b.add_argument("--image-size", type=int, default=None, help="override the convention's 224 px")
+    b.add_argument("--default-focal", type=float, default=None, help="override the convention's 250 px")
+    b.add_argument("--default-focal-fraction", type=float, default=None,
+                   help="fraction of views using the default focal length (convention: 0.7)")
+    b.add_argument("--only-split", choices=("train", "val", "test"), default=None,
+                   help="build only the objects of one split (same split assignment)")
     p = sub.add_parser("preview", help="write a PNG grid of procedural shapes")
     p.add_argument("--out", type=Path, default=Path("docs/shapes_preview.png"))
     args = parser.parse_args(argv)
@@ -30,8 +36,15 @@ def main(argv=None) -> int:
             parser.error("--views, --workers and --per-category must be at least 1")
         cats = [c.strip() for c in args.categories.split(",")] if args.categories else None
         command = "python -m training.data " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        from dataclasses import replace
+
+        from .convention import DataConvention
+
+        overrides = {k: v for k, v in (("image_size", args.image_size), ("default_focal", args.default_focal),
+                                       ("default_focal_fraction", args.default_focal_fraction)) if v is not None}
         build(args.source, args.out, args.views, args.workers, args.per_category, cats, args.seed,
-              args.engine, command=command)
+              args.engine, convention=replace(DataConvention(), **overrides), command=command,
+              only_split=args.only_split)
         return 0
     from .shapes.preview import preview_grid
 

@@ -159,7 +159,8 @@ def build_object(spec_dict: dict) -> dict:
 # ---------------------------------------------------------------- main process
 def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category: int = 100,
           categories: list[str] | None = None, seed: int = 0, engine: str = "cycles",
-          convention: DataConvention = DataConvention(), command: str = "", quiet: bool = True) -> dict:
+          convention: DataConvention = DataConvention(), command: str = "", quiet: bool = True,
+          only_split: str | None = None) -> dict:
     """Build (or resume building) a dataset; returns the summary written to dataset.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,9 +181,13 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
             specs = [s for s in specs if s.category in categories]
         if not specs:
             raise SystemExit(f"error: no mesh files found under {mesh_dir}")
+    if only_split:
+        specs = [s for s in specs if s.split == only_split]
     params = {"source": source, "views": views, "seed": seed, "engine": engine,
               "per_category": per_category if source == "procedural" else None,
               "convention": convention.to_dict()}
+    if only_split:
+        params["only_split"] = only_split
     params_path = out / "build_params.json"
     if params_path.exists():
         old = json.loads(params_path.read_text())
