@@ -16,7 +16,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 import addon_utils  # noqa: E402  (comes with bpy)
 from bpy_extras.object_utils import world_to_camera_view  # noqa: E402
-from mathutils import Euler, Matrix, Vector  # noqa: E402
+from mathutils import Euler, Vector  # noqa: E402
 
 from blender_p2m.addon import camera as camera_math  # noqa: E402
 from blender_p2m.addon import operators, scene_mesh, torch_setup  # noqa: E402
@@ -430,6 +430,49 @@ def test_image_pixels_are_read_top_down(scene):
     np.testing.assert_allclose(image_to_rgba(image), rgba)
 
 
+def _request(weights, rgba=None):
+    from blender_p2m.addon import worker
+
+    rgba = silhouette_rgba(96, 72) if rgba is None else rgba
+    return worker.ReconstructRequest(rgba=rgba, intrinsics=Intrinsics(200, 200, 96, 72, 192, 144),
+                                     stage="medium", crop=None, weights=str(weights), device="cpu")
+
+
+def test_worker_thread_reports_steps_then_the_mesh(tiny_checkpoint):
+    from blender_p2m.addon import worker
+
+    job = worker.ReconstructWorker(_request(tiny_checkpoint))
+    job.start()
+    job.join(timeout=60)
+    messages = job.drain()
+    assert [m[2] for m in messages if m[0] == "step"] == [
+        "Loading PyTorch", "Loading the model", "Reconstructing"]
+    kind, outcome = messages[-1]
+    assert kind == "done" and outcome.vertices.shape == (618, 3)
+    # The intrinsics were given for the 192 x 144 render; the image is 96 x 72.
+    assert outcome.intrinsics == Intrinsics(100, 100, 48, 36, 96, 72)
+
+
+def test_cancelled_worker_sends_nothing(tiny_checkpoint):
+    from blender_p2m.addon import worker
+
+    job = worker.ReconstructWorker(_request(tiny_checkpoint))
+    job.cancelled.set()
+    job.start()
+    job.join(timeout=60)
+    assert job.drain() == []
+
+
+def test_worker_failure_is_a_message_not_a_traceback(tmp_path):
+    from blender_p2m.addon import worker
+
+    job = worker.ReconstructWorker(_request(tmp_path / "missing.pt"))
+    job.start()
+    job.join(timeout=60)
+    kind, message = job.drain()[-1]
+    assert kind == "failed" and "Weights file not found" in message
+
+
 # ----------------------------------------------------------------------------- error cases
 def _remove_camera(scn):
     scn.camera = None
@@ -455,7 +498,7 @@ def _missing_file(scn):
     scn.pixel2mesh.image_source, scn.pixel2mesh.image_path = 'FILE', "/nonexistent/photo.png"
 
 
-def _not_an_image_file(scn, tmp_path=Path("/tmp")):
+def _not_an_image_file(scn):
     path = Path(bpy.app.tempdir or "/tmp") / "p2m_not_an_image.png"
     path.write_bytes(b"this is not a png")
     scn.pixel2mesh.image_source, scn.pixel2mesh.image_path = 'FILE', str(path)

@@ -109,12 +109,24 @@ def _mtime(path) -> float:
 MODELS = ModelCache()
 
 
+class Cancelled(Exception):
+    """The user pressed Esc: stop before the next step."""
+
+
 def reconstruct(request: ReconstructRequest,
                 on_step: Callable[[float, str], None] = lambda fraction, text: None,
-                cache: ModelCache = MODELS) -> ReconstructOutcome:
-    """Load (or reuse) the model and reconstruct one image. Raises P2MError for user errors."""
+                cache: ModelCache = MODELS,
+                is_cancelled: Callable[[], bool] = lambda: False) -> ReconstructOutcome:
+    """Load (or reuse) the model and reconstruct one image. Raises P2MError for user errors,
+    Cancelled when is_cancelled() turns true between steps."""
     start = time.perf_counter()
-    on_step(0.05, "Loading PyTorch")
+
+    def step(fraction: float, text: str) -> None:
+        if is_cancelled():
+            raise Cancelled()
+        on_step(fraction, text)
+
+    step(0.05, "Loading PyTorch")
     try:
         from .. import api
     except (ImportError, OSError) as e:
@@ -122,9 +134,9 @@ def reconstruct(request: ReconstructRequest,
             raise P2MError(TORCH_MISSING) from None
         raise P2MError(f"PyTorch could not be loaded ({e}). Reinstall it from the add-on "
                        f"preferences (Install PyTorch).") from None
-    on_step(0.2, "Loading the model")
+    step(0.2, "Loading the model")
     model = cache.get(request.weights, request.device)
-    on_step(0.5, "Reconstructing")
+    step(0.5, "Reconstructing")
     rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop)
     vertices, faces = rec.stage(request.stage)
     return ReconstructOutcome(vertices, faces, _image_intrinsics(request), model.weights_path,
@@ -153,7 +165,8 @@ class ReconstructWorker(threading.Thread):
     """Runs reconstruct() off the main thread; results arrive on `messages`:
 
     ("step", fraction, text), then ("done", ReconstructOutcome) or ("failed", message).
-    A cancelled worker finishes its current step and its result is simply not used.
+    A cancelled worker stops before its next step (a step under way, such as loading
+    PyTorch, runs to its end) and sends nothing more.
     """
 
     def __init__(self, request: ReconstructRequest, cache: ModelCache = MODELS):
@@ -165,8 +178,10 @@ class ReconstructWorker(threading.Thread):
 
     def run(self) -> None:
         try:
-            outcome = reconstruct(self.request, self._step, self.cache)
+            outcome = reconstruct(self.request, self._step, self.cache, self.cancelled.is_set)
             self.messages.put(("done", outcome))
+        except Cancelled:
+            pass                                     # nobody is listening any more
         except P2MError as e:
             self.messages.put(("failed", str(e)))
         except Exception as e:                       # a bug: say so plainly, keep Blender alive
