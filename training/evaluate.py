@@ -47,22 +47,15 @@ class EllipsoidBaseline(nn.Module):
 
 
 def ground_truth_mesh(root: Path, object_id: str, view: dict):
-    """The GT mesh in the view's camera frame for procedural objects, else a point cloud."""
-    from .data.surface import normalise
+    """The ground truth as the dataset stores it: surface points, drawn as small dots.
 
-    meta = _meta(str(root / "objects" / object_id))
-    m = np.asarray(view["world_to_camera"])
-    if meta["source"] == "procedural":
-        from .data.shapes import generate
-
-        mesh = generate(meta["category"], seed=meta["seed"])
-        conv = json.loads((root / "dataset.json").read_text())["convention"]
-        v = normalise(np.asarray(mesh.vertices, dtype=np.float64), conv["bbox_diagonal"])
-        return v @ m[:3, :3].T + m[:3, 3], np.asarray(mesh.faces)
+    (Regenerating procedural meshes would show the generator's current code, which may
+    have changed since the dataset was built; the stored points are what was scored.)
+    """
     from .mesh_render import point_cloud_mesh
 
     pts, _ = camera_frame_surface(root / "objects" / object_id, view)
-    return point_cloud_mesh(pts[:3000])
+    return point_cloud_mesh(pts[:6000], radius=0.003)
 
 
 def make_grid(model, dataset: P2MDataset, path: Path, per_category: int = 1, device="cpu") -> None:

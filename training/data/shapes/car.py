@@ -124,9 +124,10 @@ def build(rng: np.random.Generator) -> TriMesh:
         for sx in (-1, 1):
             parts.append(box((wall, y1 - y0, bed_h), (sx * (W / 2 - body_bevel - wall / 2), 0.5 * (y0 + y1), belt + bed_h / 2)))
         parts.append(box((W - 2 * body_bevel, wall, bed_h), (0, y1 - wall / 2, belt + bed_h / 2)))
-    if kind == "sports" and rng.random() < 0.45:  # rear wing on two posts
-        trunk_top = belt + trunk_h
-        wy = L / 2 - 0.2
+    if kind == "sports" and y_rb < L / 2 - 0.35 and rng.random() < 0.6:  # rear wing on two posts
+        wy = 0.5 * (y_rb + L / 2) + 0.05
+        s_lid = np.clip((wy - (y_rb + 0.05)) / (L / 2 - 0.08 - (y_rb + 0.05)), 0.0, 1.0)
+        trunk_top = belt + trunk_h * s_lid  # the lid slopes up from the cabin to the tail
         for sx in (-0.35, 0.35):
             parts.append(box((0.04, 0.08, 0.18), (sx * W, wy, trunk_top + 0.09 - 0.02)))
         parts.append(rounded_box((W * 0.9, 0.3, 0.03), (0.01, 0.1, 0.012), 2, (0, wy + 0.02, trunk_top + 0.175)))

@@ -441,8 +441,16 @@ def extrude(outline, z0: float, z1: float, bevel: float = 0.0) -> TriMesh:
     tri = poly2d.triangulate(pts)
     n = len(pts)
     bevel = float(min(bevel, 0.45 * (z1 - z0)))
-    if bevel > 1e-6:
+    edge = np.linalg.norm(pts - np.roll(pts, 1, axis=0), axis=1)
+    for _ in range(6):  # shrink a bevel that would collapse tight corners into slivers
+        if bevel <= 1e-6:
+            break
         inset = poly2d.offset(pts, -bevel)
+        inset_edge = np.linalg.norm(inset - np.roll(inset, 1, axis=0), axis=1)
+        if np.all(inset_edge > 0.3 * edge):
+            break
+        bevel *= 0.5
+    if bevel > 1e-6:
         layers = [(inset, z0), (pts, z0 + bevel), (pts, z1 - bevel), (inset, z1)]
     else:
         layers = [(pts, z0), (pts, z1)]
