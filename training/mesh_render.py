@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-SENSOR_WIDTH_MM = 36.0
+from .blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
 
 
 class CameraFrameRenderer:
@@ -44,24 +44,14 @@ class CameraFrameRenderer:
 
     def render(self, vertices: np.ndarray, faces: np.ndarray, intrinsics, colour=(0.8, 0.55, 0.3)) -> np.ndarray:
         """RGBA uint8 (size, size, 4) of the mesh seen through intrinsics (fx, fy, cx, cy) of a size x size image."""
-        bpy = self.bpy
-        if self.obj is not None:
-            mesh = self.obj.data
-            bpy.data.objects.remove(self.obj)
-            bpy.data.meshes.remove(mesh)
-        mesh = bpy.data.meshes.new("m")
-        mesh.from_pydata(np.asarray(vertices, dtype=np.float64).tolist(), [], np.asarray(faces).tolist())
-        mesh.update()
-        self.obj = bpy.data.objects.new("m", mesh)
-        self.scene.collection.objects.link(self.obj)
+        mesh = mesh_from_arrays(self.bpy, "m", vertices, faces)
+        self.obj = replace_object(self.bpy, self.scene, self.obj, "m", mesh)
         self.scene.display.shading.single_color = colour
         fx, fy, cx, cy = (float(x) for x in intrinsics)
-        self.camera.data.lens = fx * SENSOR_WIDTH_MM / self.size
-        self.camera.data.shift_x = (self.size / 2 - cx) / self.size
-        self.camera.data.shift_y = (cy - self.size / 2) / self.size
+        apply_intrinsics(self.camera.data, fx, cx, cy, self.size)
         path = self.tmp / "r.png"
         self.scene.render.filepath = str(path)
-        bpy.ops.render.render(write_still=True)
+        self.bpy.ops.render.render(write_still=True)
         from PIL import Image
 
         with Image.open(path) as im:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
 from .views import View
 
-SENSOR_WIDTH_MM = 36.0
 
 
 class Renderer:
@@ -82,26 +82,9 @@ class Renderer:
 
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         """Replace the object (world coordinates, Z up)."""
-        bpy = self.bpy
-        if self.object is not None:
-            mesh = self.object.data
-            bpy.data.objects.remove(self.object)
-            bpy.data.meshes.remove(mesh)
-        mesh = bpy.data.meshes.new("p2m_object")
-        mesh.vertices.add(len(vertices))
-        mesh.vertices.foreach_set("co", np.asarray(vertices, dtype=np.float32).ravel())
-        mesh.loops.add(faces.size)
-        mesh.loops.foreach_set("vertex_index", np.asarray(faces, dtype=np.int32).ravel())
-        mesh.polygons.add(len(faces))
-        mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
-        if hasattr(mesh.polygons, "foreach_set") and "loop_total" in mesh.polygons[0].bl_rna.properties \
-                and not mesh.polygons[0].bl_rna.properties["loop_total"].is_readonly:
-            mesh.polygons.foreach_set("loop_total", np.full(len(faces), 3, dtype=np.int32))
-        mesh.update(calc_edges=True)
-        mesh.validate(clean_customdata=False)
+        mesh = mesh_from_arrays(self.bpy, "p2m_object", vertices, faces)
         mesh.materials.append(self.material)
-        self.object = bpy.data.objects.new("p2m_object", mesh)
-        self.scene.collection.objects.link(self.object)
+        self.object = replace_object(self.bpy, self.scene, self.object, "p2m_object", mesh)
 
     def randomise_appearance(self, rng: np.random.Generator) -> dict:
         """Random base colour, roughness, sun direction and strength; returns what was drawn."""
@@ -128,8 +111,6 @@ class Renderer:
         from mathutils import Matrix
 
         self.camera.matrix_world = Matrix(np.linalg.inv(view.world_to_camera).tolist())
-        self.camera.data.lens = view.fx * SENSOR_WIDTH_MM / self.image_size
-        self.camera.data.shift_x = (self.image_size / 2 - view.cx) / self.image_size
-        self.camera.data.shift_y = (view.cy - self.image_size / 2) / self.image_size
+        apply_intrinsics(self.camera.data, view.fx, view.cx, view.cy, self.image_size)
         self.scene.render.filepath = str(path)
         self.bpy.ops.render.render(write_still=True)
