@@ -212,7 +212,8 @@ def write_reproducible_zip(path: Path, files: list[Entry], generated: dict[str, 
                    key=lambda item: item[0])
     names = [name for name, _ in items]
     if len(names) != len(set(names)):
-        raise BuildError(f"Duplicate entries in the zip: {sorted({n for n in names if names.count(n) > 1})}")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        raise BuildError(f"Duplicate entries in the zip: {duplicates}")
     with zipfile.ZipFile(path, "w", compresslevel=9) as archive:
         for name, content in items:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
@@ -222,8 +223,8 @@ def write_reproducible_zip(path: Path, files: list[Entry], generated: dict[str, 
             if isinstance(content, bytes):
                 archive.writestr(info, content)
                 continue
-            size = content.stat().st_size
-            with open(content, "rb") as src, archive.open(info, "w", force_zip64=size > 2**31 - 1) as dst:
+            large = content.stat().st_size > 2**31 - 1
+            with open(content, "rb") as src, archive.open(info, "w", force_zip64=large) as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
 
@@ -234,7 +235,8 @@ def blender_validator_command(zip_path: Path) -> list[str] | None:
     blender = shutil.which("blender")
     if blender:
         try:
-            out = subprocess.run([blender, "--version"], capture_output=True, text=True, timeout=60).stdout
+            out = subprocess.run([blender, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout
             match = re.search(r"Blender (\d+)\.(\d+)", out)
             if match and (int(match[1]), int(match[2])) >= (4, 2):
                 return [blender, "--command", "extension", "validate", str(zip_path)]
@@ -256,7 +258,8 @@ def validate(zip_path: Path) -> str:
     output = (result.stdout + result.stderr).strip()
     if result.returncode != 0 or "error" in output.lower():
         raise BuildError(f"Blender's extension validator rejected the zip:\n{output}")
-    return f"validated by {Path(command[1]).name if command[0] == sys.executable else 'blender'}: {output}"
+    validator = Path(command[1]).name if command[0] == sys.executable else "blender"
+    return f"validated by {validator}: {output}"
 
 
 # ----------------------------------------------------------------------------- build
@@ -296,7 +299,8 @@ def build(repo: Path = REPO, output_dir: Path | None = None, platforms: list[str
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=output_dir)
         os.close(fd)
         try:
-            write_reproducible_zip(Path(tmp), files, {f"{PACKAGE}/blender_manifest.toml": manifest.encode()})
+            generated = {f"{PACKAGE}/blender_manifest.toml": manifest.encode()}
+            write_reproducible_zip(Path(tmp), files, generated)
             if check:
                 log(validate(Path(tmp)))
             os.replace(tmp, target)

@@ -25,7 +25,7 @@ from .image_io import to_rgba
 from .intrinsics import Intrinsics
 from .model.checkpoint import load_checkpoint
 from .model.network import Pixel2Mesh
-from .model.preprocess import Prepared, prepare
+from .model.preprocess import Prepared, check_intrinsics, prepare
 
 __all__ = ["Intrinsics", "P2MError", "Reconstruction", "Pixel2MeshModel", "load_model",
            "bundled_weights_path", "available_devices", "STAGE_NAMES"]
@@ -58,9 +58,15 @@ def resolve_device(device: str) -> torch.device:
                        f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
                        f"Use 'cpu' or 'auto'.")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except RuntimeError:
         raise P2MError(f"Unknown device '{device}': use 'auto', 'cpu' or 'cuda'.") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise P2MError(f"Unsupported device '{device}': use 'auto', 'cpu' or 'cuda'.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise P2MError(f"Device '{device}' does not exist: this machine has "
+                       f"{torch.cuda.device_count()} CUDA GPU(s), numbered from 0.")
+    return dev
 
 
 @dataclass
@@ -109,8 +115,9 @@ class Pixel2MeshModel:
     def _prepare(self, image, intrinsics, crop) -> tuple[Prepared, Intrinsics]:
         rgba = to_rgba(image)
         h, w = rgba.shape[:2]
-        prepared = prepare(rgba, intrinsics, self.config.input_size, crop)
-        used = intrinsics if intrinsics is not None else Intrinsics.default(w, h)
+        # The intrinsics actually used: validated, and rescaled when given for a resized copy.
+        used = Intrinsics.default(w, h) if intrinsics is None else check_intrinsics(intrinsics, w, h)
+        prepared = prepare(rgba, used, self.config.input_size, crop)
         return prepared, used
 
     @torch.inference_mode()

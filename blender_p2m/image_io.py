@@ -8,6 +8,7 @@ passes arrays).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,15 @@ def load_image_file(path: str | os.PathLike) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise P2MError("Reading image files needs Pillow (pip install pillow).") from None
-    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding
+    too_big = (f"{path.name} has more than the {MAX_PIXELS // 1_000_000} megapixels accepted. "
+               f"Downscale it first.")
     try:
-        with Image.open(path) as img:
+        # Pillow's own decompression-bomb limits stay in force for the rest of the process;
+        # ours is lower and checked before decoding.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise P2MError(f"{path.name} has {w}x{h} pixels, more than the "
@@ -109,6 +116,8 @@ def load_image_file(path: str | os.PathLike) -> np.ndarray:
             return pil_to_rgba(img, path.name)
     except P2MError:
         raise
+    except Image.DecompressionBombError:
+        raise P2MError(too_big) from None
     except UnidentifiedImageError:
         raise P2MError(f"{path.name} is not an image Pillow can read (is it really a "
                        f"{path.suffix or 'picture'} file?).") from None

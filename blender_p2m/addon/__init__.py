@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..batch import cli_command
 from . import operators, prefs, props, torch_setup, ui, worker
 
 # Registration order matters: property groups before the classes that point to them.
@@ -29,9 +30,11 @@ def register() -> None:
             bpy.utils.unregister_class(cls)
         raise
     torch_setup.add_configured_site_packages()
+    cli_command.register()   # `blender -c pixel2mesh ...` on 4.2+; nothing before
 
 
 def unregister() -> None:
+    cli_command.unregister()
     props.unregister_scene_property()
     for module in reversed(MODULES):
         for cls in reversed(module.CLASSES):

@@ -52,14 +52,26 @@ def write_bytes(final: Path, data: bytes) -> None:
             f.write(data)
 
 
-def remove_stale_temps(final: Path) -> None:
-    """Remove temporary files a killed run left for `final` (only this output's own)."""
-    prefix = temp_prefix(final)
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(final.parent):
-            if entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX):
+def output_of_temp(filename: str) -> str | None:
+    """The final file name a temporary file was made for (".cat.obj.k3j_x.tmp" -> "cat.obj"),
+    or None when it is not such a temporary file."""
+    if not (filename.startswith(".") and filename.endswith(TEMP_SUFFIX)):
+        return None
+    final, dot, _random = filename[1:-len(TEMP_SUFFIX)].rpartition(".")
+    return final if dot and final else None
+
+
+def remove_stale_temps(folder: Path, finals: set[str]) -> int:
+    """Remove temporary files a killed run left for the outputs named in `finals` (only
+    those: other shards sharing the folder may be writing theirs). One pass over the folder."""
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if output_of_temp(entry.name) in finals:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def _fsync(path) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..intrinsics import Intrinsics
 from .atomic_files import atomic_path
+from .quiet import quiet_blender_output
 
 CAMERA_CLIP_START = 0.01                       # metres: objects may be closer than 0.1 m
 
@@ -83,8 +84,9 @@ def build_scene(content: SceneContent) -> BuiltScene:
         scene.camera = camera
         camera.matrix_world = Matrix(content.pose) if content.pose is not None else default_camera_pose()
         made += _add_background(camera_data, content.image_path)
-        obj = create_mesh_object(scene.collection, content.vertices, content.faces, camera,
-                                 content.name, props=content.props)
+        with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+            obj = create_mesh_object(scene.collection, content.vertices, content.faces, camera,
+                                     content.name, props=content.props)   # selects it there
         made += [obj, obj.data]
         return BuiltScene(scene, made)
     except Exception:
@@ -130,5 +132,5 @@ def write_blend(path: Path, scenes: list) -> None:
     stored relative to the file, so outputs and inputs can move together."""
     import bpy
 
-    with atomic_path(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp, quiet_blender_output():
         bpy.data.libraries.write(str(tmp), set(scenes), path_remap='RELATIVE', fake_user=False)

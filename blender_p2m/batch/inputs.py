@@ -90,8 +90,9 @@ def output_names(images: list[Path]) -> list[str]:
     the outputs do not collide on Windows or macOS either."""
     stems = [_safe_stem(p) for p in images]
     counts = Counter(s.lower() for s in stems)
-    names = [f"{s}_{p.suffix.lstrip('.').lower()}" if counts[s.lower()] > 1 or s.lower() in RESERVED_NAMES
-             else s for s, p in zip(stems, images)]
+    names = [f"{s}_{p.suffix.lstrip('.').lower()}"
+             if counts[s.lower()] > 1 or s.lower() in RESERVED_NAMES else s
+             for s, p in zip(stems, images)]
     counts = Counter(n.lower() for n in names)
     return [f"{n}_{hashlib.sha1(str(p).encode('utf-8')).hexdigest()[:8]}" if counts[n.lower()] > 1
             else n for n, p in zip(names, images)]

@@ -109,10 +109,11 @@ def camera_from_blend(blend_file: Path, camera_name: str | None = None) -> Camer
     except (OSError, RuntimeError) as e:
         raise P2MError(f"--camera-blend: Blender cannot read {blend_file} ({e}).") from None
     try:
-        scenes = sorted((s for s in bpy.data.scenes if s.library is not None and s.library not in before),
-                        key=lambda s: s.name)
+        scenes = sorted((s for s in bpy.data.scenes
+                         if s.library is not None and s.library not in before), key=lambda s: s.name)
         camera, scene = _pick_camera(scenes, camera_name, blend_file)
         intrinsics = intrinsics_from_camera(camera, scene)
+        scene.view_layers[0].update()          # matrix_world is evaluated, not stored (4.1+)
         pose = tuple(tuple(row) for row in camera.matrix_world.normalized())
         return CameraChoice(intrinsics, "blend", pose)
     finally:

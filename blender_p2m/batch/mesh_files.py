@@ -39,7 +39,8 @@ def _check(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndar
     vertices = np.asarray(vertices, dtype=np.float32)
     faces = np.asarray(faces, dtype=np.int64)
     if vertices.ndim != 2 or vertices.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"expected (N, 3) vertices and (F, 3) faces, got {vertices.shape}, {faces.shape}")
+        raise ValueError(f"expected (N, 3) vertices and (F, 3) faces, got {vertices.shape}, "
+                         f"{faces.shape}")
     if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise ValueError("faces refer to vertices that do not exist")
     return vertices, faces

@@ -14,6 +14,7 @@ import numpy as np
 
 from .atomic_files import write_bytes
 from .png import png_bytes
+from .quiet import quiet_blender_output
 
 PREVIEW_SIDE = 384                  # pixels of the longer side of each half
 GAP = 8                             # white pixels between the halves
@@ -28,9 +29,10 @@ def composite_on_white(rgba: np.ndarray) -> np.ndarray:
 
 def resize_nearest(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Sample pixel centres: enough for a preview, needs nothing but numpy."""
-    rows = np.minimum(((np.arange(height) + 0.5) * image.shape[0] / height).astype(int), image.shape[0] - 1)
-    cols = np.minimum(((np.arange(width) + 0.5) * image.shape[1] / width).astype(int), image.shape[1] - 1)
-    return image[rows][:, cols]
+    def centres(count: int, source: int) -> np.ndarray:
+        return np.minimum(((np.arange(count) + 0.5) * source / count).astype(int), source - 1)
+
+    return image[centres(height, image.shape[0])][:, centres(width, image.shape[1])]
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -49,6 +51,7 @@ def _configure_workbench(scene, percentage: int) -> None:
     render.image_settings.file_format = 'PNG'
     render.image_settings.color_mode = 'RGBA'
     scene.view_settings.view_transform = 'Standard'
+    scene.display.render_aa = 'FXAA'            # 1.5x faster than 8 samples; fine for a preview
     shading = scene.display.shading
     shading.light = 'STUDIO'
     shading.color_type = 'SINGLE'
@@ -67,7 +70,8 @@ def render_scene(scene) -> np.ndarray:
     _configure_workbench(scene, max(1, round(PREVIEW_SIDE * 100 / longest)))
     with tempfile.TemporaryDirectory(prefix="p2m-render-") as folder:
         scene.render.filepath = os.path.join(folder, "render.png")
-        bpy.ops.render.render(write_still=True, scene=scene.name)
+        with quiet_blender_output():
+            bpy.ops.render.render(write_still=True, scene=scene.name)
         image, _ = load_file_image(scene.render.filepath)
         try:
             return image_to_rgba(image)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -69,7 +70,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if path.stat().st_size == 0:
         raise P2MError(f"Weights file is empty: {path}. Copy or export it again.")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch warns about foreign pickles before refusing them
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message suggests weights_only=False: never pass that advice on.
         blocked = _blocked_global(str(e))

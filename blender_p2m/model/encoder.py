@@ -55,6 +55,9 @@ class VGG16Encoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = (images - self.mean) / self.std                       # (B, 3, S, S)
+        if x.device.type == "cpu":
+            # oneDNN's fast layout on CPU (the 3-channel first conv alone is 5-15x faster).
+            x = x.contiguous(memory_format=torch.channels_last)
         maps = []
         for i, stage in enumerate(self.stages):
             if i > 0:

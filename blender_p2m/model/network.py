@@ -10,7 +10,7 @@ from torch import nn
 from .config import ModelConfig
 from .ellipsoid import uv_ellipsoid
 from .encoder import VGG16Encoder
-from .graph_conv import GResNet
+from .graph_conv import Adjacency, GraphAdjacency, GResNet
 from .perceptual_pooling import perceptual_pool
 from .topology import Stage, build_stages, normalized_adjacency
 
@@ -59,7 +59,10 @@ class Pixel2Mesh(nn.Module):
             self.register_buffer(f"faces_{i}", torch.from_numpy(stage.faces), persistent=False)
             self.register_buffer(f"edges_{i}", torch.from_numpy(stage.edges), persistent=False)
             self.register_buffer(f"adjacency_{i}", normalized_adjacency(stage.edges, stage.n_vertices),
-                                 persistent=False)
+                                 persistent=False)                                     # COO
+        # The same adjacencies in the fast (CSR) form the graph convolutions use.
+        self.graphs = nn.ModuleList(GraphAdjacency(getattr(self, f"adjacency_{i}"))
+                                    for i in range(len(self.stages)))
         self.encoder = VGG16Encoder(config.encoder_width, config.encoder_norm)
         pooled = sum(self.encoder.out_channels)
         self.blocks = nn.ModuleList()
@@ -72,6 +75,10 @@ class Pixel2Mesh(nn.Module):
 
     def edges(self, stage: int) -> torch.Tensor:
         return getattr(self, f"edges_{stage}")
+
+    def adjacency(self, stage: int) -> Adjacency:
+        """The stage's row-normalised adjacency (mean over neighbours), ready for GraphConv."""
+        return self.graphs[stage].get()
 
     def forward(self, images: torch.Tensor, intrinsics: torch.Tensor) -> list[StageOutput]:
         b = images.shape[0]
@@ -87,7 +94,7 @@ class Pixel2Mesh(nn.Module):
                 hidden = unpool(hidden, prev_edges)                   # (B, N_i, hidden)
             pooled = perceptual_pool(feature_maps, vertices, intrinsics, self.config.input_size)
             parts = [pooled, vertices - self.centre] + ([hidden] if hidden is not None else [])
-            hidden, displacement = block(torch.cat(parts, dim=-1), getattr(self, f"adjacency_{i}"))
+            hidden, displacement = block(torch.cat(parts, dim=-1), self.adjacency(i))
             new_vertices = vertices + displacement.to(vertices.dtype)
             outputs.append(StageOutput(new_vertices, vertices, self.faces(i), self.edges(i)))
             vertices = new_vertices
