@@ -46,7 +46,7 @@ class TrainConfig:
 RECIPES = {
     "paper": TrainConfig(model="paper", epochs=50, batch_size=1),
     # The bundled weights: compact model on the procedural library, 2-core CPU, < 2.5 h.
-    "compact": TrainConfig(model="compact", epochs=8, batch_size=8, lr=3e-4, workers=1,
+    "compact": TrainConfig(model="compact", epochs=12, batch_size=8, lr=3e-4, workers=1,
                            checkpoint_every=200, val_every=400),
     "tiny": TrainConfig(model="tiny", epochs=1, batch_size=2, lr=1e-3, points=500, workers=0,
                         checkpoint_every=5, val_every=5, val_views=4, augment_background=0.0,
