@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .errors import P2MError
-from .image_io import to_rgba
+from .image_io import exif_orientation, orient_intrinsics, to_rgba
 from .intrinsics import Intrinsics
 from .model.checkpoint import load_checkpoint
 from .model.network import Pixel2Mesh
@@ -115,6 +115,9 @@ class Pixel2MeshModel:
     def _prepare(self, image, intrinsics, crop) -> tuple[Prepared, Intrinsics]:
         rgba = to_rgba(image)
         h, w = rgba.shape[:2]
+        # Intrinsics of a file's stored pixel grid turn with its EXIF orientation (image_io).
+        if intrinsics is not None:
+            intrinsics = orient_intrinsics(intrinsics, exif_orientation(image), w, h)
         # The intrinsics actually used: validated, and rescaled when given for a resized copy.
         used = Intrinsics.default(w, h) if intrinsics is None else check_intrinsics(intrinsics, w, h)
         prepared = prepare(rgba, used, self.config.input_size, crop)

@@ -170,7 +170,7 @@ def _write_bad_file(tmp_path: Path, kind: str, tiny_model) -> Path:
 
 BAD_FILES = {
     "missing": "not found", "folder": "folder", "empty": "empty",
-    "truncated start": "", "truncated middle": "truncated or corrupted",
+    "truncated start": "truncated or corrupted", "truncated middle": "truncated or corrupted",
     "truncated end": "truncated or corrupted", "random bytes": "not a blender-p2m checkpoint",
     "text": "not a blender-p2m checkpoint", "plain pickle": "not a blender-p2m checkpoint",
     "a tensor": "not a blender-p2m checkpoint", "a state dict only": "not a blender-p2m checkpoint",

@@ -200,3 +200,49 @@ def test_every_parameter_gets_a_gradient():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
         assert p.grad.abs().max() > 0, name
+
+
+def test_fast_adjacency_equals_the_sparse_one_forward_and_backward():
+    """The CSR form (with its stored transpose for the backward pass) computes A @ x exactly."""
+    from blender_p2m.model.graph_conv import Adjacency
+
+    model = build("tiny")
+    for i, stage in enumerate(model.stages):
+        coo = getattr(model, f"adjacency_{i}")
+        fast = model.adjacency(i)
+        torch.testing.assert_close(fast.matrix.to_dense(), coo.to_dense(), rtol=0, atol=0)
+        torch.testing.assert_close(fast.transpose.to_dense(), coo.to_dense().t(), rtol=0, atol=0)
+        x = torch.randn(2, stage.n_vertices, 5, requires_grad=True)
+        weights = torch.randn(2, stage.n_vertices, 5)
+        (aggregate_neighbours(fast, x) * weights).sum().backward()
+        fast_grad = x.grad.clone()
+        x.grad = None
+        expected = torch.einsum("nm,bmc->bnc", coo.to_dense(), x)
+        torch.testing.assert_close(aggregate_neighbours(fast, x), expected, rtol=1e-5, atol=1e-6)
+        (expected * weights).sum().backward()
+        torch.testing.assert_close(fast_grad, x.grad, rtol=1e-5, atol=1e-6)
+    # Finite differences in float64.
+    edges = np.array([[0, 1], [1, 2], [2, 3], [0, 3], [0, 2], [3, 4]])
+    from blender_p2m.model.topology import normalized_adjacency
+
+    adjacency = Adjacency.from_sparse(normalized_adjacency(edges, 5).double())
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: aggregate_neighbours(adjacency, t), (x,))
+
+
+def test_model_copies_pickles_and_casts(tiny):
+    """Topology buffers travel with the module (deepcopy, torch.save, dtype casts)."""
+    import copy
+    import io
+
+    images, intrinsics = inputs(tiny.config, 1)
+    clone = copy.deepcopy(tiny)
+    buffer = io.BytesIO()
+    torch.save(tiny, buffer)
+    with torch.no_grad():
+        expected = tiny(images, intrinsics)[2].vertices
+        assert torch.equal(clone(images, intrinsics)[2].vertices, expected)
+        half = copy.deepcopy(tiny).half()
+        assert half.adjacency(2).matrix.dtype == torch.float16
+    # Only weights are persistent: the topology is rebuilt from the configuration.
+    assert all(k.startswith(("encoder.", "blocks.")) for k in tiny.state_dict())

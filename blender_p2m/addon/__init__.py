@@ -10,7 +10,10 @@ from __future__ import annotations
 import bpy
 
 from ..batch import cli_command
+from ..threads import prefer_passive_omp_wait
 from . import operators, prefs, props, torch_setup, ui, worker
+
+prefer_passive_omp_wait()   # PyTorch is imported later, on the first Reconstruct
 
 # Registration order matters: property groups before the classes that point to them.
 MODULES = (props, prefs, torch_setup, operators, ui)
