@@ -628,8 +628,15 @@ def render_object_photo(scn, path: Path) -> np.ndarray:
     cam.data.lens, cam.data.sensor_width, cam.data.sensor_fit = 35.0, 32.0, 'HORIZONTAL'
     cam.location = (0.0, -0.8 * math.cos(math.radians(20)), 0.8 * math.sin(math.radians(20)))
     look_at(cam)
-    bpy.ops.mesh.primitive_cube_add(size=1.0)
-    box = bpy.context.active_object
+    import bmesh
+
+    mesh = bpy.data.meshes.new("photo_box")
+    bm = bmesh.new()
+    bmesh.ops.create_cube(bm, size=1.0)
+    bm.to_mesh(mesh)
+    bm.free()
+    box = bpy.data.objects.new("photo_box", mesh)
+    scn.collection.objects.link(box)             # visible whatever the active collection is
     box.scale = (0.36, 0.22, 0.38)                   # diagonal ~0.57 m
     box.rotation_euler = (0.0, 0.0, math.radians(30))
     scn.render.resolution_x = scn.render.resolution_y = 224
@@ -640,6 +647,7 @@ def render_object_photo(scn, path: Path) -> np.ndarray:
     scn.render.filepath = str(path)
     bpy.ops.render.render(write_still=True)
     bpy.data.objects.remove(box)
+    bpy.data.meshes.remove(mesh)
     return np.asarray(Image.open(path), dtype=np.float32)[..., 3] / 255.0
 
 
@@ -651,6 +659,7 @@ def test_bundled_weights_mesh_lies_inside_the_silhouette(scene, prefs, tmp_path)
         pytest.skip("no bundled weights yet (weights/pixel2mesh_compact.pt)")
     prefs.weights_path = ""
     alpha = render_object_photo(scene, tmp_path / "box.png")
+    assert (alpha > 0.5).mean() > 0.05, "the test photo did not render the box"
     s = scene.pixel2mesh
     s.image_source, s.image_path = 'FILE', str(tmp_path / "box.png")
     assert reconstruct_like_a_click() == {'FINISHED'}
