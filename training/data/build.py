@@ -97,17 +97,32 @@ def _atomic_write_text(path: Path, text: str) -> None:
 # ---------------------------------------------------------------- worker process
 _renderer = None
 _config: dict = {}
+_init_error: str | None = None
+
+
+def _without_bpy_internal_paths(paths: list[str]) -> list[str]:
+    """Drop the folders the bpy module adds inside itself (scripts/modules, ...).
+
+    A spawned worker inherits its parent's sys.path; when the parent already imported bpy,
+    those folders would make `import bpy` find Blender's internal `bpy` package instead of
+    the bpy module, and the worker would die before rendering anything.
+    """
+    return [p for p in paths if "/site-packages/bpy/" not in p.replace("\\", "/")]
 
 
 def _init_worker(config: dict) -> None:
-    global _renderer, _config
+    global _renderer, _config, _init_error
     _config = config
     if config.get("quiet", True):   # Blender prints a line per render
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
-    from .render import Renderer
+    sys.path[:] = _without_bpy_internal_paths(sys.path)
+    try:
+        from .render import Renderer
 
-    _renderer = Renderer(config["convention"]["image_size"], config["engine"], config["threads"])
+        _renderer = Renderer(config["convention"]["image_size"], config["engine"], config["threads"])
+    except Exception as e:  # reported by the first task instead of a silently dying pool
+        _init_error = f"{type(e).__name__}: {e}"
 
 
 def _mesh_for(spec: ObjectSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +139,8 @@ def _mesh_for(spec: ObjectSpec) -> tuple[np.ndarray, np.ndarray]:
 def build_object(spec_dict: dict) -> dict:
     """Render and sample one object; returns {"id", "status", "reason", "views"}."""
     spec = ObjectSpec(**spec_dict)
+    if _init_error is not None:
+        return {"id": spec.object_id, "status": "worker_error", "reason": _init_error}
     conv = DataConvention.from_dict(_config["convention"])
     out = Path(_config["out"]) / "objects" / spec.object_id
     if (out / "meta.json").exists():
@@ -208,6 +225,9 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     ctx = mp.get_context("spawn")
     with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(config,)) as pool:
         for result in pool.imap_unordered(build_object, todo, chunksize=1):
+            if result["status"] == "worker_error":
+                pool.terminate()
+                raise SystemExit(f"error: a render worker could not start Blender: {result['reason']}")
             results.append(result)
             done_count += 1
             progress.update(done_count)
