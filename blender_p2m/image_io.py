@@ -114,7 +114,9 @@ def check_pixel_count(path: str | os.PathLike) -> None:
 def image_file_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(width, height) from the header of a PNG, JPEG, GIF, BMP, WebP or TIFF file, read with
     the standard library only (Blender's Python has no Pillow); None for other formats or
-    files too damaged to tell."""
+    files too damaged to tell (and for anything but a regular file, which is not opened)."""
+    if not os.path.isfile(path):
+        return None
     try:
         with open(path, "rb") as f:
             head = f.read(32)

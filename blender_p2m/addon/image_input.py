@@ -122,7 +122,12 @@ def _read_file(path_setting: str) -> ImageInput:
                        "Pixel2Mesh panel, or switch the source to Image.")
     path = os.path.normpath(bpy.path.abspath(path_setting))
     if not os.path.isfile(path):
+        if os.path.lexists(path):             # a folder, a broken link, a pipe or a device
+            raise P2MError(f"{path} is not an image file (a folder, a broken link or a special "
+                           f"file). Pick an image file.")
         raise P2MError(f"Image file not found: {path}. Pick an existing file.")
+    if os.path.getsize(path) == 0:
+        raise P2MError(f"Image file is empty: {path}. Pick another file.")
     image, created = load_file_image(path)
     try:
         rgba = image_to_rgba(image)
@@ -136,6 +141,9 @@ def load_file_image(path: str):
     """(bpy Image, created) for a file, reusing one already loaded; P2MError if unreadable."""
     import bpy
 
+    from ..image_io import check_pixel_count
+
+    check_pixel_count(path)        # Blender's reader has no size limit: refuse bombs unread
     before = set(bpy.data.images.keys())
     try:
         image = bpy.data.images.load(path, check_existing=True)

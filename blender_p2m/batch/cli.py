@@ -180,6 +180,25 @@ def _recorded_settings(args, settings, model, shard) -> dict:
             "camera_blend": str(camera_blend) if camera_blend else None}
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folder and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove folders made by this run, deepest first, as long as they are empty."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
 def _report(summary: dict, result, summary_path: Path) -> int:
     """The closing lines (failures again, on stderr) and the exit code."""
     counts = summary["counts"]
@@ -211,8 +230,13 @@ def _run(args) -> int:
         _require_bpy()
     model = _load_model(api, args) if args.command == "demo" else None
     jobs, shard, camera = _plan(args)
+    made = _missing_folders(settings.outputs.folder)
     folder = prepare_output_folder(settings.outputs.folder)
-    model = model or _load_model(api, args)
+    try:
+        model = model or _load_model(api, args)
+    except BaseException:                      # e.g. bad weights: leave no empty folder behind
+        _remove_empty(made)
+        raise
 
     summary_path = folder / summary_filename(shard)
     settings.outputs.clean_stale_temps([job.name for job in jobs], also=(summary_path.name,))

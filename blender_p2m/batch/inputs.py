@@ -53,14 +53,16 @@ def discover_images(arguments: list[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and is_image_name(p))
+            # Not only regular files: a broken link or a pipe named like an image is
+            # reported as a failed image, not skipped in silence. Sub-folders are skipped.
+            matches = sorted(p for p in path.iterdir() if not p.is_dir() and is_image_name(p))
             if not matches:
                 problems.append(f"folder {argument} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-        elif path.is_file():
-            matches = [path]
+        elif path.exists() or path.is_symlink():
+            matches = [path]                   # whatever it is, reading it says what is wrong
         elif _has_glob(argument):
             matches = [Path(p) for p in sorted(glob.glob(argument, recursive=True))
-                       if os.path.isfile(p) and is_image_name(p)]
+                       if not os.path.isdir(p) and is_image_name(p)]
             if not matches:
                 problems.append(f"pattern {argument!r} matches no images")
         else:

@@ -12,6 +12,7 @@ resolution of the same aspect ratio are rescaled by the API.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..errors import P2MError
 from ..intrinsics import Intrinsics
 
 INTRINSICS_KEYS = ("fx", "fy", "cx", "cy", "width", "height")
+MAX_SIDECAR_BYTES = 1_000_000           # a sidecar is six numbers; refuse anything huge unread
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,20 @@ def sidecar_path(image: Path) -> Path:
 def read_sidecar(path: Path) -> Intrinsics:
     """Intrinsics from a sidecar JSON file; P2MError naming the file and the problem."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+        if len(raw) > MAX_SIDECAR_BYTES:
+            raise P2MError(f"Sidecar {path.name} is larger than {MAX_SIDECAR_BYTES // 1000} kB; "
+                           f"a sidecar holds six numbers ({', '.join(INTRINSICS_KEYS)}).")
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise P2MError(f"Sidecar {path.name} is not a text file; it must be JSON with "
                        f"{', '.join(INTRINSICS_KEYS)}.") from None
     except json.JSONDecodeError as e:
         raise P2MError(f"Sidecar {path.name} is not valid JSON ({e.msg}, line {e.lineno}).") from None
+    except (ValueError, RecursionError) as e:    # e.g. a 5000-digit number, [[[[...]]]] nesting
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise P2MError(f"Sidecar {path.name} is not usable JSON ({reason}).") from None
     except OSError as e:
         raise P2MError(f"Sidecar {path.name} could not be read ({e.strerror}).") from None
     if isinstance(data, dict) and isinstance(data.get("intrinsics"), dict):
@@ -64,14 +74,21 @@ def read_sidecar(path: Path) -> Intrinsics:
     values = {}
     for key in INTRINSICS_KEYS:
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise P2MError(f"Sidecar {path.name}: {key} must be a finite number, got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            raise P2MError(f"Sidecar {path.name}: {key} must be a finite number, got {repr(value)[:40]}.")
         values[key] = value
     for key in ("width", "height"):
         if values[key] != int(values[key]) or values[key] < 1:
             raise P2MError(f"Sidecar {path.name}: {key} must be a positive whole number of "
                            f"pixels, got {values[key]!r}.")
     return Intrinsics.from_dict(values)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:                        # an integer beyond float range
+        return False
 
 
 class IntrinsicsSource:
@@ -103,22 +120,41 @@ def camera_from_blend(blend_file: Path, camera_name: str | None = None) -> Camer
     if not blend_file.is_file():
         raise P2MError(f"--camera-blend: {blend_file} does not exist (or is a folder).")
     before = set(bpy.data.libraries)
+    with python_scripts_disabled():
+        try:
+            with bpy.data.libraries.load(str(blend_file.resolve()), link=True) as (source, target):
+                target.scenes = list(source.scenes)
+        except (OSError, RuntimeError) as e:
+            raise P2MError(f"--camera-blend: Blender cannot read {blend_file} ({e}).") from None
+        try:
+            scenes = sorted((s for s in bpy.data.scenes
+                             if s.library is not None and s.library not in before), key=lambda s: s.name)
+            camera, scene = _pick_camera(scenes, camera_name, blend_file)
+            intrinsics = intrinsics_from_camera(camera, scene)
+            scene.view_layers[0].update()          # matrix_world is evaluated, not stored (4.1+)
+            pose = tuple(tuple(row) for row in camera.matrix_world.normalized())
+            return CameraChoice(intrinsics, "blend", pose)
+        finally:
+            for library in set(bpy.data.libraries) - before:
+                bpy.data.libraries.remove(library)
+
+
+@contextlib.contextmanager
+def python_scripts_disabled():
+    """Run nothing from a .blend read here (Python drivers, registered text blocks), even
+    where the user allowed it (Preferences > Save & Load > Auto Run Python Scripts, or
+    `blender -Y`). Setting the preference switches Blender's run-time flag too, so it is
+    set off meanwhile (also when already off: -Y sets the flag only) and then set back to
+    the preference's value (after -Y, scripts then stay off for the rest of the session)."""
+    import bpy
+
+    filepaths = bpy.context.preferences.filepaths
+    allowed = filepaths.use_scripts_auto_execute
+    filepaths.use_scripts_auto_execute = False
     try:
-        with bpy.data.libraries.load(str(blend_file.resolve()), link=True) as (source, target):
-            target.scenes = list(source.scenes)
-    except (OSError, RuntimeError) as e:
-        raise P2MError(f"--camera-blend: Blender cannot read {blend_file} ({e}).") from None
-    try:
-        scenes = sorted((s for s in bpy.data.scenes
-                         if s.library is not None and s.library not in before), key=lambda s: s.name)
-        camera, scene = _pick_camera(scenes, camera_name, blend_file)
-        intrinsics = intrinsics_from_camera(camera, scene)
-        scene.view_layers[0].update()          # matrix_world is evaluated, not stored (4.1+)
-        pose = tuple(tuple(row) for row in camera.matrix_world.normalized())
-        return CameraChoice(intrinsics, "blend", pose)
+        yield
     finally:
-        for library in set(bpy.data.libraries) - before:
-            bpy.data.libraries.remove(library)
+        filepaths.use_scripts_auto_execute = allowed
 
 
 def _pick_camera(scenes, camera_name: str | None, blend_file: Path):

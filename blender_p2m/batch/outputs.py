@@ -81,7 +81,7 @@ def prepare_output_folder(folder: Path) -> Path:
                        f"outputs (it is created if it does not exist).")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise P2MError(f"Cannot create the output folder {folder}: part of that path is a "
                        f"file, not a folder.") from None
     except OSError as e:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import P2MError
+from ..image_io import exif_orientation, orient_intrinsics
 from . import mesh_files
 from .atomic_files import write_bytes
 from .image_reader import read_image
@@ -124,6 +125,9 @@ class BatchRunner:
             try:
                 rgba = read_image(job.source)
                 camera = self.cameras.for_image(job.source)
+                if camera.intrinsics is not None:    # a stored grid's intrinsics turn with EXIF
+                    camera = replace(camera, intrinsics=orient_intrinsics(
+                        camera.intrinsics, exif_orientation(job.source), rgba.shape[1], rgba.shape[0]))
                 loaded.append(LoadedImage(job, rgba, camera, time.perf_counter() - began))
             except Exception as error:
                 self._fail(job, error, time.perf_counter() - began)

@@ -42,10 +42,19 @@ def _append_blend(bpy, path: Path):
 
 
 def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (N, 3) float64 and triangles (F, 3) int64 of every mesh object in the file."""
+    """Vertices (N, 3) float64 and triangles (F, 3) int64 of every mesh object in the file.
+
+    Nothing in the file runs (a .blend's Python drivers or scripts), whatever Blender's
+    auto-run setting says."""
+    from blender_p2m.batch.intrinsics_source import python_scripts_disabled
+
+    with python_scripts_disabled():
+        return _load_mesh(Path(path))
+
+
+def _load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import bpy
 
-    path = Path(path)
     before_objects = set(bpy.data.objects)
     before = {attr: set(getattr(bpy.data, attr)) for attr in
               ("meshes", "materials", "images", "textures", "collections", "armatures", "actions")}

@@ -59,6 +59,8 @@ def load_numpy_pickle(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
     if not isinstance(obj, np.ndarray):
         raise UnsafePickleError(f"{path}: expected a numpy array, found {type(obj).__name__}")
+    if obj.dtype.hasobject:                # Python objects inside an array: not point data
+        raise UnsafePickleError(f"{path}: expected an array of numbers, found one of Python objects")
     return obj
 
 
