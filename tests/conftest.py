@@ -41,3 +41,26 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     atomic_save(checkpoint_dict(model, metadata={"note": "random weights for tests"}), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def still_model(tmp_path_factory):
+    """Tiny model with its coordinate heads zeroed: the output is the initial ellipsoid in the
+    virtual camera, mapped back to the real camera (so with crop="object" the mesh centre
+    projects onto the object's centre)."""
+    import torch
+
+    from blender_p2m.api import load_model
+    from blender_p2m.model import Pixel2Mesh, get_config
+    from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
+
+    torch.manual_seed(0)
+    network = Pixel2Mesh(get_config("tiny"))
+    with torch.no_grad():
+        for block in network.blocks:
+            for linear in (block.coordinates.self_weight, block.coordinates.neighbour_weight):
+                linear.weight.zero_()
+            block.coordinates.self_weight.bias.zero_()
+    path = tmp_path_factory.mktemp("still") / "still.pt"
+    atomic_save(checkpoint_dict(network), path)
+    return load_model(path, device="cpu")

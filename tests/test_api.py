@@ -8,8 +8,7 @@ from PIL import Image
 
 from blender_p2m import api
 from blender_p2m.api import Intrinsics, P2MError, load_model
-from blender_p2m.model import Pixel2Mesh, get_config
-from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
+from blender_p2m.model import get_config
 
 
 def test_image(w: int = 96, h: int = 72, seed: int = 0) -> np.ndarray:
@@ -30,21 +29,6 @@ test_image.__test__ = False   # a helper, not a test
 @pytest.fixture(scope="module")
 def model(tiny_checkpoint):
     return load_model(tiny_checkpoint, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def still_model(tmp_path_factory):
-    """Coordinate heads zeroed: the output is the initial ellipsoid, mapped to the real camera."""
-    torch.manual_seed(0)
-    network = Pixel2Mesh(get_config("tiny"))
-    with torch.no_grad():
-        for block in network.blocks:
-            for linear in (block.coordinates.self_weight, block.coordinates.neighbour_weight):
-                linear.weight.zero_()
-            block.coordinates.self_weight.bias.zero_()
-    path = tmp_path_factory.mktemp("still") / "still.pt"
-    atomic_save(checkpoint_dict(network), path)
-    return load_model(path, device="cpu")
 
 
 def assert_same(a, b, atol=1e-5):

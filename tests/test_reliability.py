@@ -31,8 +31,6 @@ import bad_inputs as corpus
 from blender_p2m.api import Intrinsics, P2MError, load_model
 from blender_p2m.image_io import (exif_orientation, image_file_size, load_image_file,
                                   orient_intrinsics, stored_to_displayed)
-from blender_p2m.model import Pixel2Mesh, get_config
-from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -146,22 +144,6 @@ def test_stored_to_displayed_matches_how_images_are_shown(tmp_path, orientation)
     red = rgba[..., 0] - rgba[..., 1] > 0.5
     rows, cols = np.nonzero(red)
     assert (cols.mean() + 0.5, rows.mean() + 0.5) == pytest.approx((du, dv), abs=0.01)
-
-
-@pytest.fixture(scope="module")
-def still_model(tmp_path_factory):
-    """Coordinate heads zeroed: the output is the initial ellipsoid in the virtual camera,
-    so with crop="object" the mesh centre must project onto the object's centre."""
-    torch.manual_seed(0)
-    network = Pixel2Mesh(get_config("tiny"))
-    with torch.no_grad():
-        for block in network.blocks:
-            for linear in (block.coordinates.self_weight, block.coordinates.neighbour_weight):
-                linear.weight.zero_()
-            block.coordinates.self_weight.bias.zero_()
-    path = tmp_path_factory.mktemp("still") / "still.pt"
-    atomic_save(checkpoint_dict(network), path)
-    return load_model(path, device="cpu")
 
 
 def project(intr: Intrinsics, point: np.ndarray) -> tuple[float, float]:
