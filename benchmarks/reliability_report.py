@@ -358,8 +358,6 @@ Live RSS growth from the first sample to the last: **{soak_growth:+.1f} MiB** (b
 - In a `.blend` written by the batch, the input image is the camera's background as Blender
   shows it (EXIF orientation ignored), so for an EXIF-rotated photo the background is not
   upright while the mesh is.
-- `.gif` is not among the batch's folder extensions: a GIF in an input folder is skipped;
-  named on the command line it is converted (first frame).
 - The network check patches Python's socket functions in the process: code in C (Blender,
   PyTorch) is not covered by it; Blender's own online access (`bpy.app.online_access`) is off.
 - Blender itself creates empty folders in HOME (`~/.cache/thumbnails/...` when bpy starts,

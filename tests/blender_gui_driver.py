@@ -89,19 +89,28 @@ def setup():
     cam = scene.camera
     cam.location = (0.0, -0.75, 0.28)
     cam.rotation_euler = (math.radians(90 - 20.5), 0.0, 0.0)
-    cam.data.lens = 35.0
-    scene.render.resolution_x, scene.render.resolution_y = 640, 480
-    width, height = 320, 240
-    image = bpy.data.images.new("ball", width, height, alpha=True)
-    image.pixels.foreach_set(shaded_ball(width, height).ravel())
-    image.pack()
+    picture = SETTINGS.get("picture")       # docs/make_addon_screenshot.py: a real example
+    if picture:
+        # The picture's own intrinsics (square pixels, centred principal point): Blender's
+        # lens for a horizontal sensor fit is f_px * sensor_width / image_width.
+        image = bpy.data.images.load(picture["path"])
+        scene.render.resolution_x, scene.render.resolution_y = picture["width"], picture["height"]
+        cam.data.sensor_fit = 'HORIZONTAL'
+        cam.data.lens = picture["fx"] * cam.data.sensor_width / picture["width"]
+    else:
+        cam.data.lens = 35.0
+        scene.render.resolution_x, scene.render.resolution_y = 640, 480
+        width, height = 320, 240
+        image = bpy.data.images.new("ball", width, height, alpha=True)
+        image.pixels.foreach_set(shaded_ball(width, height).ravel())
+        image.pack()
     bg = cam.data.background_images.new()
     bg.image = image
     bg.alpha = 1.0
     cam.data.show_background_images = True
     settings = scene.pixel2mesh
     settings.image_source = 'CAMERA_BACKGROUND'
-    settings.object_name = "Ball"
+    settings.object_name = SETTINGS.get("object_name", "Ball")
     settings.project_texture = True
 
     window, area, sidebar, main = view3d()
@@ -236,7 +245,7 @@ def click_and_wait():
     RESULT["timer_ticks_while_running"] = WAIT["ticks"]
     RESULT["steps_seen"] = WAIT["steps_seen"]
     RESULT["result_text"], RESULT["error_text"] = STATUS.result, STATUS.error
-    obj = bpy.data.objects.get("Ball")
+    obj = bpy.data.objects.get(SETTINGS.get("object_name", "Ball"))
     RESULT["object"] = None if obj is None else {
         "name": obj.name, "type": obj.type, "vertices": len(obj.data.vertices),
         "selected": obj.select_get(), "active": bpy.context.view_layer.objects.active == obj,

@@ -8,21 +8,15 @@ test-artifacts/blender34/.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sysconfig
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from blender_gui_session import REPO, WINDOW, run_gui_driver
+
 ARTIFACTS = REPO / "test-artifacts" / "blender34"
-DRIVER = Path(__file__).with_name("blender_gui_driver.py")
-WINDOW = (1400, 900)
-TIMEOUT_S = 300
 
 pytestmark = [pytest.mark.blender_binary, pytest.mark.xvfb]
 
@@ -35,32 +29,9 @@ def gui_run(tiny_checkpoint, tmp_path_factory) -> dict:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{message}: required under CI", pytrace=False)
         pytest.skip(message)
-    root = tmp_path_factory.mktemp("blender34")
-    addons = root / "scripts" / "addons"
-    addons.mkdir(parents=True)
-    (addons / "blender_p2m").symlink_to(REPO / "blender_p2m", target_is_directory=True)
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir(parents=True)
-    settings = root / "settings.json"
-    settings.write_text(json.dumps({
-        "out_dir": str(ARTIFACTS), "weights": str(tiny_checkpoint),
-        # This interpreter's site-packages has PyTorch for Python 3.11, as Debian's Blender uses.
-        "site_packages": sysconfig.get_paths()["purelib"]}))
-    env = dict(os.environ, BLENDER_USER_SCRIPTS=str(root / "scripts"),
-               BLENDER_USER_CONFIG=str(root / "config"))
-    command = ["xvfb-run", "-a", "-s", f"-screen 0 {WINDOW[0]}x{WINDOW[1]}x24",
-               "blender", "--factory-startup", "--enable-event-simulate",
-               "-p", "0", "0", str(WINDOW[0]), str(WINDOW[1]),
-               "--python", str(DRIVER), "--", str(settings)]
-    proc = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
-    (ARTIFACTS / "blender_output.txt").write_text(proc.stdout + proc.stderr)
-    result_file = ARTIFACTS / "result.json"
-    assert result_file.exists(), f"Blender wrote no result:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-    result = json.loads(result_file.read_text())
-    assert result["ok"], result.get("exception")
-    return result
+    return run_gui_driver(tmp_path_factory.mktemp("blender34"), ARTIFACTS, tiny_checkpoint)
 
 
 def test_addon_is_installed_and_its_tab_opens(gui_run):

@@ -149,6 +149,16 @@ def test_discovery_folders_files_globs_sorted_and_unique(tmp_path):
     assert len(recursive) == 5
 
 
+def test_discovery_takes_every_supported_format_from_a_folder(tmp_path):
+    for suffix in inputs.IMAGE_EXTENSIONS:
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / f"img{suffix}",
+                                                   format={".jpg": "JPEG", ".jpeg": "JPEG",
+                                                           ".tif": "TIFF", ".tga": "TGA"}.get(suffix))
+    (tmp_path / "frames.GIF").write_bytes((tmp_path / "img.gif").read_bytes())
+    found = {p.name for p in inputs.discover_images([str(tmp_path)])}
+    assert found == {f"img{s}" for s in inputs.IMAGE_EXTENSIONS} | {"frames.GIF"}
+
+
 @pytest.mark.parametrize("argument, words", [("missing.png", "does not exist"),
                                              ("empty_dir", "has no images"),
                                              ("*.nothing", "matches no images")])

@@ -86,8 +86,20 @@ def test_resume_skips_a_damaged_newest_checkpoint(small_dataset, tmp_path):
     run_train(*common, "--out", run, "--stop-after-steps", "4")
     newest = run / "checkpoints" / "step_0000004.pt"
     newest.write_bytes(newest.read_bytes()[:1000])      # as if killed while copying
+    # A kill during a checkpoint write leaves atomic_save's temporary file; a kill during a
+    # log write leaves half a JSON line.
+    leftover = run / "checkpoints" / ".step_0000006.pt.abc123.tmp"
+    leftover.write_bytes(b"PK\x03\x04 half a checkpoint")
+    with (run / "log.jsonl").open("a") as f:
+        f.write('{"kind": "train", "step": 5, "lo')
     r = run_train(*common, "--out", run, "--resume")
     assert "skipping step_0000004.pt" in r.stdout and "at step 2" in r.stdout
+    assert not leftover.exists()                          # cleaned at the next checkpoint
+    records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if r["kind"] == "train"]
+    assert steps == sorted(steps) and steps[-1] > 4
+    for ckpt in (run / "checkpoints").glob("step_*.pt"):
+        assert ckpt.stat().st_mode & 0o044 == 0o044       # readable like any file, not 0600
 
 
 def test_torchrun_two_processes_match_single_process(small_dataset, tmp_path):
@@ -163,3 +175,21 @@ def test_shapenet_p2m_format_and_restricted_unpickling(tmp_path):
     (view_dir / "02.dat").write_bytes(pickle.dumps({"not": "an array"}, protocol=2))
     with pytest.raises(UnsafePickleError):
         load_numpy_pickle(view_dir / "02.dat")
+
+
+def test_learning_rate_schedule_of_the_compact_recipe_and_older_configs():
+    from training.config import RECIPES, TrainConfig
+    from training.train import parse_args
+
+    compact = RECIPES["compact"]
+    total = 520 * compact.epochs                         # 4,160 training views / batch 8
+    rates = {s: compact.lr_at(s, total) for s in (0, 4991, 4992, 9359, 9360, total - 1)}
+    assert rates[0] == rates[4991] == pytest.approx(3e-4)
+    assert rates[4992] == rates[9359] == pytest.approx(1e-4)
+    assert rates[9360] == rates[total - 1] == pytest.approx(1e-4 / 3)
+    # Checkpoints written before multi-step schedules stored one number.
+    old = TrainConfig.from_dict({**compact.to_dict(), "lr_drop_at": 0.8})
+    assert old.lr_drop_at == (0.8,) and old.lr_at(799, 1000) == old.lr > old.lr_at(800, 1000)
+    assert TrainConfig.from_dict(json.loads(json.dumps(compact.to_dict()))) == compact
+    _, cfg = parse_args(["--data", "d", "--out", "o", "--lr-drop-at", "0.9,0.5", "--amp", "no"])
+    assert cfg.lr_drop_at == (0.5, 0.9) and cfg.amp is False

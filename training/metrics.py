@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 
+from training.data import surface
 from training.losses.chamfer import nearest_squared_distances
 
 METRIC_LABELS = {
@@ -29,36 +31,31 @@ def sample_surface(vertices: torch.Tensor, faces: torch.Tensor, n: int,
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Points drawn uniformly by area on a triangle mesh, with the normals of their faces.
 
+    A torch front end to `training.data.surface.sample_surface`, the sampler the ground
+    truth was drawn with, so predictions and ground truth are sampled the same way.
+
     Args:
         vertices: (V, 3) vertex positions of one mesh (not batched).
-        faces: (F, 3) int64 vertex indices; normals follow the winding by the right-hand rule.
+        faces: (F, 3) vertex indices; normals follow the winding by the right-hand rule.
         n: number of points.
-        generator: optional torch.Generator for reproducible samples.
+        generator: optional torch.Generator for reproducible samples (it seeds the draw).
 
     Returns:
-        points: (n, 3) floating tensor (float32 unless vertices are floating already).
-        normals: (n, 3) unit normals of the faces the points lie on.
+        points: (n, 3) tensor (float32 unless vertices are floating already), on the
+        device of `vertices`; normals: (n, 3) unit normals of the faces the points lie on.
     """
     if vertices.dim() != 2 or vertices.shape[-1] != 3 or faces.dim() != 2 or faces.shape[-1] != 3:
         raise ValueError(f"expected (V, 3) vertices and (F, 3) faces, got "
                          f"{tuple(vertices.shape)} and {tuple(faces.shape)}")
-    if not vertices.is_floating_point():
-        vertices = vertices.float()
-    faces = faces.long()
-    v0, v1, v2 = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]  # (F, 3) each
-    cross = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)  # (F, 3), |cross| = 2 * area
-    double_area = cross.norm(dim=-1)  # (F,)
-    if faces.shape[0] == 0 or not bool(double_area.sum() > 0):
-        raise ValueError("cannot sample a mesh with no surface area")
-    face_idx = torch.multinomial(double_area, n, replacement=True, generator=generator)  # (n,)
-    # Uniform on a triangle: u = 1 - sqrt(r1), v = sqrt(r1) (1 - r2), w = sqrt(r1) r2.
-    r = torch.rand(n, 2, generator=generator, device=vertices.device,
-                   dtype=vertices.dtype)  # (n, 2)
-    s1 = r[:, :1].sqrt()  # (n, 1)
-    u, v, w = 1.0 - s1, s1 * (1.0 - r[:, 1:]), s1 * r[:, 1:]  # (n, 1) each
-    points = u * v0[face_idx] + v * v1[face_idx] + w * v2[face_idx]  # (n, 3)
-    normals = cross[face_idx] / double_area[face_idx, None]  # (n, 3), sampled faces have area > 0
-    return points, normals
+    dtype = vertices.dtype if vertices.is_floating_point() else torch.float32
+    if faces.shape[0] == 0:
+        raise ValueError("cannot sample a mesh with no faces")
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    points, normals = surface.sample_surface(vertices.detach().cpu().to(dtype).numpy(),
+                                             faces.detach().cpu().long().numpy(), n,
+                                             np.random.default_rng(seed))
+    as_tensor = lambda a: torch.from_numpy(a).to(device=vertices.device, dtype=dtype)  # noqa: E731
+    return as_tensor(points), as_tensor(normals)
 
 
 @torch.no_grad()

@@ -1,15 +1,15 @@
-"""A dependency-free progress line with rate and ETA (used by data building, training, batch)."""
+"""A refreshing progress line with rate and ETA for long loops (data building, training).
+
+The batch converter prints one line per image instead (`blender_p2m.batch.progress`); both
+count only the work done in this run, so a resumed job's ETA stays honest, and both write
+durations the same way.
+"""
 from __future__ import annotations
 
 import sys
 import time
 
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+from blender_p2m.batch.progress import format_duration
 
 
 class Progress:
@@ -35,7 +35,7 @@ class Progress:
         rate = (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        eta_text = format_seconds(eta) if eta == eta else "?"
+        eta_text = format_duration(eta) if eta == eta else "?"
         line = (f"{self.label} {self.done}/{self.total} ({pct:.0f}%) {rate:.2f} {self.unit}/s "
                 f"ETA {eta_text} {extra}").rstrip()
         end = "\r" if self.tty and self.done < self.total else "\n"

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from blender_p2m.errors import P2MError
-from blender_p2m.model.checkpoint import atomic_save, read_checkpoint
+from blender_p2m.model.checkpoint import atomic_save, read_checkpoint, stale_temporary_files
 
 PATTERN = re.compile(r"^step_(\d+)\.pt$")
 
@@ -24,10 +24,14 @@ def list_checkpoints(run: Path) -> list[tuple[int, Path]]:
 
 
 def save_run_checkpoint(run: Path, step: int, ckpt: dict, keep: int) -> Path:
+    """Write step_N.pt atomically, then delete checkpoints beyond the newest `keep` and any
+    temporary file a killed write left behind (only this process writes the run folder)."""
     path = checkpoint_dir(run) / f"step_{step:07d}.pt"
     atomic_save(ckpt, path)
     for _, old in list_checkpoints(run)[keep:]:
         old.unlink(missing_ok=True)
+    for leftover in stale_temporary_files(checkpoint_dir(run)):
+        leftover.unlink(missing_ok=True)
     return path
 
 

@@ -48,12 +48,33 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, TrainConfig]:
         if f.name == "model":
             continue
         flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, type=(lambda s: s.lower() in ("1", "true", "yes")) if f.type in (bool, "bool") else
-                       type(f.default), default=None, help=f"override the recipe's {f.name}")
+        p.add_argument(flag, type=_flag_type(f), default=None, help=f"override the recipe's {f.name}")
     args = p.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if f.name != "model" and getattr(args, f.name, None) is not None}
     return args, dataclasses.replace(RECIPES[args.config], **overrides)
+
+
+def _flag_type(field: dataclasses.Field):
+    """How a command-line override of a TrainConfig field is parsed."""
+    if isinstance(field.default, bool):
+        return lambda s: s.lower() in ("1", "true", "yes")
+    if isinstance(field.default, tuple):                    # "0.48,0.9"
+        return lambda s: tuple(float(x) for x in s.split(",") if x.strip())
+    return type(field.default)
+
+
+def _parsable_records(path: Path) -> list[dict]:
+    """Records of a log.jsonl; a line half-written when the run was killed is dropped."""
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 class Log:
@@ -63,8 +84,7 @@ class Log:
         self.path, self.enabled = path, enabled
         self.records: list[dict] = []
         if enabled and path.exists() and resume_step is not None:
-            kept = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-            self.records = [r for r in kept if r.get("step", 0) <= resume_step]
+            self.records = [r for r in _parsable_records(path) if r.get("step", 0) <= resume_step]
             path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
         elif enabled:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,10 +96,6 @@ class Log:
         self.records.append(record)
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
-
-
-def lr_at(step: int, total_steps: int, cfg: TrainConfig) -> float:
-    return cfg.lr * (cfg.lr_drop_factor if step >= cfg.lr_drop_at * total_steps else 1.0)
 
 
 def main(argv=None) -> int:
@@ -189,7 +205,7 @@ def main(argv=None) -> int:
                             pin_memory=device.type == "cuda")
         for batch in loader:
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, cfg)
+                group["lr"] = cfg.lr_at(step, total_steps)
             images = batch["image"].to(device, non_blocking=True)
             intrinsics = batch["intrinsics"].to(device)
             points = batch["points"].to(device)
@@ -214,7 +230,7 @@ def main(argv=None) -> int:
             if step % cfg.log_every == 0 or step == total_steps:
                 if info.is_main:
                     elapsed = time.monotonic() - window_start
-                    log.write({"kind": "train", "step": step, "epoch": epoch, "lr": lr_at(step - 1, total_steps, cfg),
+                    log.write({"kind": "train", "step": step, "epoch": epoch, "lr": cfg.lr_at(step - 1, total_steps),
                                **{k: v / window_n for k, v in window.items()},
                                "samples_per_s": window_n * cfg.batch_size * info.world_size / max(elapsed, 1e-9)})
                 window, window_n, window_start = {}, 0, time.monotonic()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import P2MError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".tga")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".tga", ".gif")
 # Output stems the batch uses itself (combined.blend, summary.json).
 RESERVED_NAMES = ("combined", "summary")
 # Characters file systems refuse, and '#' (Blender turns it into a frame number in paths).

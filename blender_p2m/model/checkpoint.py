@@ -39,6 +39,25 @@ def checkpoint_dict(model: Pixel2Mesh, metadata: dict | None = None, half: bool 
             "state_dict": state, "metadata": dict(metadata or {})}
 
 
+def _default_file_mode() -> int:
+    """0666 minus the process umask: the mode open() would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
+def stale_temporary_files(folder: str | os.PathLike) -> list[Path]:
+    """Temporary files of atomic_save left behind by a process killed during a write."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+                  and p.is_file())
+
+
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save to a temporary file in the same folder, fsync, then rename.
 
@@ -53,6 +72,7 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..progress import Progress, format_seconds
+from blender_p2m.batch.progress import format_duration
+
+from ..progress import Progress
 from .convention import DataConvention
 from .surface import normalise, sample_surface
 from .views import sample_views
@@ -164,7 +166,7 @@ def build_object(spec_dict: dict) -> dict:
         _renderer.render_view(view, out / f"view_{k:02d}.png")
         view_records.append({**view.to_dict(), "image": f"view_{k:02d}.png", "appearance": appearance})
     tmp = out / ".surface.tmp.npz"
-    np.savez(tmp, points=points, normals=normals)
+    np.savez(tmp, points=points.astype(np.float32), normals=normals.astype(np.float32))
     os.replace(tmp, out / "surface.npz")
     meta = {"id": spec.object_id, "category": spec.category, "split": spec.split,
             "source": spec.source, "seed": spec.seed, "n_vertices": int(len(vertices)),
@@ -244,7 +246,7 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     rate = built_views / elapsed if elapsed > 0 else 0.0
     print(f"[build] {summary['counts']['total_objects']} objects, {summary['counts']['total_views']} views "
           f"in {out} ({len(skipped)} skipped, see report.json); this run rendered {built_views} views "
-          f"in {format_seconds(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
+          f"in {format_duration(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
     return summary
 
 

@@ -25,9 +25,12 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """`count` points uniformly distributed by area, with the normals of their faces.
 
+    The one implementation of surface sampling: the data build draws the ground truth
+    with it, and evaluation (`training.metrics.sample_surface`) the predicted surfaces.
+
     Returns:
-        points (count, 3) and unit normals (count, 3), float32; normals follow the face
-        winding (outward for counter-clockwise faces).
+        points (count, 3) and unit normals (count, 3), in the dtype of `vertices`; normals
+        follow the face winding (outward for counter-clockwise faces).
     """
     normals, areas = face_normals_and_areas(vertices, faces)
     total = areas.sum()
@@ -38,4 +41,4 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int,
     s = np.sqrt(r1)
     bary = np.stack([1 - s, s * (1 - r2), s * r2], axis=1)              # (count, 3)
     points = np.einsum("nk,nkd->nd", bary, vertices[faces[face]])
-    return points.astype(np.float32), normals[face].astype(np.float32)
+    return points.astype(vertices.dtype, copy=False), normals[face].astype(vertices.dtype, copy=False)
