@@ -179,3 +179,23 @@ def test_accumulator_takes_point_metrics_batches():
     assert acc.class_mean()["f_tau"] == pytest.approx(100.0)
     with pytest.raises(ValueError):
         acc.add(["car"], m)  # 2 values for 1 category
+
+
+def test_align_depth_finds_the_scale_about_the_camera_centre():
+    from training.metrics import align_depth
+
+    verts, faces = cube()
+    gen = torch.Generator().manual_seed(6)
+    shape = (verts - 0.5) * 0.4 + torch.tensor([0.0, 0.0, -0.8])      # 0.4 m cube, 0.8 m away
+    gt = torch.stack([sample_surface(shape, faces, 3000, generator=gen)[0] for _ in range(2)])
+    truth = torch.tensor([1.05, 0.92])
+    pred = gt[:, :1000] / truth[:, None, None]          # same picture, wrong depth
+    aligned, found = align_depth(pred, gt)
+    torch.testing.assert_close(found, truth, atol=0.006, rtol=0)
+    # Both factors are on the search grid: the aligned points are the GT subset again.
+    before, after = point_metrics(pred, gt)["f_tau"], point_metrics(aligned, gt)["f_tau"]
+    reference = point_metrics(gt[:, :1000], gt)["f_tau"]
+    torch.testing.assert_close(after, reference, atol=0.5, rtol=0)
+    assert (before < reference / 4).all(), (before, reference)
+    # Projections are unchanged: x/z and y/z are invariant under the scale.
+    torch.testing.assert_close(aligned[..., :2] / aligned[..., 2:], pred[..., :2] / pred[..., 2:])

@@ -140,6 +140,10 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     result = json.loads((ev / "eval.json").read_text())
     assert set(result["model"]["per_category"]) == {"chair", "table"}
     assert 0 <= result["ellipsoid"]["class_mean"]["f_tau"] <= 100
+    # The depth oracle can only help: its best scale includes 1.0 (no change).
+    aligned = result["model_depth_aligned"]
+    assert aligned["class_mean"]["cd"] <= 1.02 * result["model"]["class_mean"]["cd"]  # chosen on a GT subset
+    assert 0 <= aligned["median_abs_scale_error"] <= 0.15
     assert "class mean" in (ev / "eval.md").read_text()
     from PIL import Image
     grid = np.asarray(Image.open(ev / "grid.png").convert("L"))
@@ -193,3 +197,14 @@ def test_learning_rate_schedule_of_the_compact_recipe_and_older_configs():
     assert TrainConfig.from_dict(json.loads(json.dumps(compact.to_dict()))) == compact
     _, cfg = parse_args(["--data", "d", "--out", "o", "--lr-drop-at", "0.9,0.5", "--amp", "no"])
     assert cfg.lr_drop_at == (0.5, 0.9) and cfg.amp is False
+
+
+def test_metric_ceiling_of_the_vertex_metric(small_dataset):
+    from training.metric_ceiling import ceiling
+
+    dense, sparse = ceiling(small_dataset, "test", 2466), ceiling(small_dataset, "test", 100)
+    assert len(dense) == len(sparse) > 0
+    # Exact GT points: every "predicted" point is on the surface, so precision is perfect;
+    # fewer points leave more of the GT farther than tau from any of them.
+    assert dense.class_mean()["precision_tau"] > 99
+    assert dense.class_mean()["f_tau"] > 80 > sparse.class_mean()["f_tau"]

@@ -24,6 +24,7 @@ from blender_p2m.model.checkpoint import load_checkpoint
 from blender_p2m.model.network import StageOutput, unpool
 
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
+from .metrics import MetricAccumulator, align_depth, point_metrics
 from .run_checkpoints import resolve_checkpoint
 from .validate import score
 
@@ -110,11 +111,24 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     if len(dataset) == 0:
         raise P2MError(f"the {split} split of {data} is empty")
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=1)
-    on_vertices, on_surface = score(model, loader, "cpu", surface_points=surface_points)
+    depth_aligned, depth_scales = MetricAccumulator(), []
+
+    def score_depth_aligned(batch, outputs):
+        gt = batch["points"].float()
+        aligned, factors = align_depth(outputs[-1].vertices.float(), gt)
+        depth_aligned.add(list(batch["category"]), point_metrics(aligned, gt))
+        depth_scales.extend(factors.tolist())
+
+    on_vertices, on_surface = score(model, loader, "cpu", surface_points=surface_points,
+                                    collect=score_depth_aligned)
     base_vertices, _ = score(EllipsoidBaseline(model), loader, "cpu")
+    depth_error = [abs(f - 1.0) for f in depth_scales]
     result = {"weights": str(path), "data": str(data), "split": split, "samples": len(dataset),
               "model": on_vertices.to_json(), "model_surface": on_surface.to_json() if on_surface else None,
-              "ellipsoid": base_vertices.to_json()}
+              "ellipsoid": base_vertices.to_json(),
+              "model_depth_aligned": {**depth_aligned.to_json(),
+                                      "mean_abs_scale_error": sum(depth_error) / len(depth_error),
+                                      "median_abs_scale_error": sorted(depth_error)[len(depth_error) // 2]}}
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# Evaluation: `{path.name}` on the {split} split of `{data}` ({len(dataset)} views)",
           "", "Pixel2Mesh protocol: squared distances; F-score at tau = 1e-4 and 2tau = 2e-4 (%), "
@@ -123,6 +137,11 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     if on_surface:
         md += ["", f"## Model, {surface_points} points sampled on the predicted surface", "", on_surface.to_markdown()]
     md += ["", "## Baseline: initial ellipsoid (no learning), its 2466 vertices", "", base_vertices.to_markdown()]
+    md += ["", "## Diagnostic: predicted vertices rescaled about the camera centre to the best depth",
+           "", "An oracle that uses the ground truth (`training.metrics.align_depth`): the shape error "
+           "without the depth error. Median |scale - 1| = "
+           f"{result['model_depth_aligned']['median_abs_scale_error']:.3f}, mean "
+           f"{result['model_depth_aligned']['mean_abs_scale_error']:.3f}.", "", depth_aligned.to_markdown()]
     (out / "eval.md").write_text("\n".join(md) + "\n")
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     if grid:
