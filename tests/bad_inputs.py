@@ -909,9 +909,8 @@ def run_python_m_corpus(folder: Path, weights: Path) -> list[tuple[Case, Observa
     return observations
 
 
-# In a folder, sub-folders are skipped, and so are files whose extension is not one of the
-# batch's image extensions (.gif is not; named on the command line it is converted).
-PYTHON_M_EXPECTED = {"folder_named_png": "skipped", "animated_gif": "skipped"}
+# In a folder, sub-folders are skipped (a GIF is converted there as when named directly).
+PYTHON_M_EXPECTED = {"folder_named_png": "skipped"}
 
 
 # ----------------------------------------------------------------------------- repeated clicks
