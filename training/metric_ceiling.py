@@ -8,30 +8,28 @@ point density (the vertex metric scores only 2466 points).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .data.dataset import _meta, _surface, read_dataset_json
 from .metrics import MetricAccumulator, point_metrics
 
 
 def ceiling(data: Path, split: str, points: int, seed: int = 0) -> MetricAccumulator:
-    dataset = json.loads((data / "dataset.json").read_text())
     rng = np.random.default_rng(seed)
     acc = MetricAccumulator()
-    for object_id in dataset["splits"][split]:
-        meta = json.loads((data / "objects" / object_id / "meta.json").read_text())
-        with np.load(data / "objects" / object_id / "surface.npz") as z:
-            surface = z["points"]
-        order = rng.permutation(len(surface))
+    for object_id in read_dataset_json(data)["splits"][split]:
+        object_dir = str(data / "objects" / object_id)
+        surface, _ = _surface(object_dir)
         if len(surface) <= points:
             raise ValueError(f"{object_id} has only {len(surface)} surface points")
+        order = rng.permutation(len(surface))
         pred = torch.from_numpy(surface[order[:points]])[None]
         rest = torch.from_numpy(surface[order[points:]])[None]
-        acc.add(meta["category"], point_metrics(pred, rest))
+        acc.add(_meta(object_dir)["category"], point_metrics(pred, rest))
     return acc
 
 

@@ -48,8 +48,6 @@ def sample_surface(vertices: torch.Tensor, faces: torch.Tensor, n: int,
         raise ValueError(f"expected (V, 3) vertices and (F, 3) faces, got "
                          f"{tuple(vertices.shape)} and {tuple(faces.shape)}")
     dtype = vertices.dtype if vertices.is_floating_point() else torch.float32
-    if faces.shape[0] == 0:
-        raise ValueError("cannot sample a mesh with no faces")
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     points, normals = surface.sample_surface(vertices.detach().cpu().to(dtype).numpy(),
                                              faces.detach().cpu().long().numpy(), n,

@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 
 from blender_p2m.errors import P2MError
-from blender_p2m.model.checkpoint import atomic_save, read_checkpoint, stale_temporary_files
+from blender_p2m.batch.atomic_files import output_of_temp
+from blender_p2m.model.checkpoint import atomic_save, read_checkpoint
 
 PATTERN = re.compile(r"^step_(\d+)\.pt$")
 
@@ -30,8 +31,9 @@ def save_run_checkpoint(run: Path, step: int, ckpt: dict, keep: int) -> Path:
     atomic_save(ckpt, path)
     for _, old in list_checkpoints(run)[keep:]:
         old.unlink(missing_ok=True)
-    for leftover in stale_temporary_files(checkpoint_dir(run)):
-        leftover.unlink(missing_ok=True)
+    for leftover in checkpoint_dir(run).iterdir():
+        if PATTERN.match(output_of_temp(leftover.name) or ""):
+            leftover.unlink(missing_ok=True)
     return path
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from ..batch.atomic_files import atomic_path
 from ..errors import P2MError
 from .config import ModelConfig
 from .network import Pixel2Mesh
@@ -39,44 +39,16 @@ def checkpoint_dict(model: Pixel2Mesh, metadata: dict | None = None, half: bool 
             "state_dict": state, "metadata": dict(metadata or {})}
 
 
-def _default_file_mode() -> int:
-    """0666 minus the process umask: the mode open() would give a new file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
-
-
-def stale_temporary_files(folder: str | os.PathLike) -> list[Path]:
-    """Temporary files of atomic_save left behind by a process killed during a write."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
-                  and p.is_file())
-
-
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename.
+    """torch.save through the batch's atomic writer (temporary file, fsync, rename).
 
     A reader (or a resumed run) sees either the old file or the complete new one, never
     half a file, even if the process is killed during the write.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
