@@ -1,6 +1,6 @@
 """Retakes docs/images/addon_screenshot.png: the add-on in Blender 3.4 with the bundled weights.
 
-    python docs/make_addon_screenshot.py [--example sofa_0001_view0]
+    python docs/make_addon_screenshot.py [--example sofa_0009_view0]
 
 Drives a real Blender window under Xvfb like the GUI tests do (tests/blender_gui_driver.py),
 with an example image of the test split as the camera background, its own intrinsics as
@@ -27,7 +27,7 @@ from blender_p2m.api import bundled_weights_path  # noqa: E402
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--example", default="sofa_0001_view0", help="stem of an image in examples/")
+    parser.add_argument("--example", default="sofa_0009_view0", help="stem of an image in examples/")
     parser.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "images" / "addon_screenshot.png")
     args = parser.parse_args(argv)
     image = REPO / "examples" / f"{args.example}.png"

@@ -77,6 +77,11 @@ def test_resumed_run_matches_uninterrupted(small_dataset, tmp_path):
     assert [r["step"] for r in full] == [r["step"] for r in split] and len(full) > 3
     for a, b in zip(full, split):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-9), (a, b)
+    # The run keeps every invocation's command, typed as a user would type it again,
+    # so a model card can list the whole history of a resumed run.
+    commands = json.loads((tmp_path / "split" / "train_config.json").read_text())["commands"]
+    assert len(commands) == 2 and all(c.startswith("python -m training.train --config tiny") for c in commands)
+    assert "--stop-after-steps 3" in commands[0] and commands[1].endswith("--resume")
 
 
 def test_resume_skips_a_damaged_newest_checkpoint(small_dataset, tmp_path):
@@ -148,6 +153,24 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     from PIL import Image
     grid = np.asarray(Image.open(ev / "grid.png").convert("L"))
     assert grid.shape[0] > 224 and grid.std() > 5
+    # Scoring some training objects of every category (the underfitting measurement).
+    ev_train = tmp_path / "eval_train"
+    r = subprocess.run([PY, "-m", "training.evaluate", "--weights", out, "--data", small_dataset,
+                        "--split", "train", "--max-per-category", "2", "--no-grid", "--out", ev_train],
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    per_cat = json.loads((ev_train / "eval.json").read_text())["model"]["per_category"]
+    assert {c: m["count"] for c, m in per_cat.items()} == {"chair": 2 * 2, "table": 2 * 2}  # 2 objects x 2 views
+
+
+def test_dataset_subsets_take_the_first_objects_of_each_category(small_dataset):
+    ids = json.loads((small_dataset / "dataset.json").read_text())["splits"]["train"]
+    ds = P2MDataset(small_dataset, "train", input_size=64, points=None, max_per_category=1)
+    firsts = {}
+    for oid in ids:
+        firsts.setdefault(oid.rsplit("_", 1)[0], oid)
+    assert sorted({oid for oid, _ in ds.samples}) == sorted(firsts.values())
+    assert len(P2MDataset(small_dataset, "train", input_size=64, points=None, max_objects=3).samples) == 3 * 2
 
 
 def test_shapenet_p2m_format_and_restricted_unpickling(tmp_path):
@@ -186,11 +209,11 @@ def test_learning_rate_schedule_of_the_compact_recipe_and_older_configs():
     from training.train import parse_args
 
     compact = RECIPES["compact"]
-    total = 520 * compact.epochs                         # 4,160 training views / batch 8
-    rates = {s: compact.lr_at(s, total) for s in (0, 4991, 4992, 9359, 9360, total - 1)}
-    assert rates[0] == rates[4991] == pytest.approx(3e-4)
-    assert rates[4992] == rates[9359] == pytest.approx(1e-4)
-    assert rates[9360] == rates[total - 1] == pytest.approx(1e-4 / 3)
+    total = 1560 * compact.epochs                        # 12,480 training views / batch 8
+    rates = {s: compact.lr_at(s, total) for s in (0, 5241, 5242, 9827, 9828, total - 1)}
+    assert rates[0] == rates[5241] == pytest.approx(3e-4)
+    assert rates[5242] == rates[9827] == pytest.approx(1e-4)
+    assert rates[9828] == rates[total - 1] == pytest.approx(1e-4 / 3)
     # Checkpoints written before multi-step schedules stored one number.
     old = TrainConfig.from_dict({**compact.to_dict(), "lr_drop_at": 0.8})
     assert old.lr_drop_at == (0.8,) and old.lr_at(799, 1000) == old.lr > old.lr_at(800, 1000)

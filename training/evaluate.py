@@ -103,11 +103,11 @@ def make_grid(model, dataset: P2MDataset, path: Path, per_category: int = 1, dev
 
 
 def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int = 8,
-             surface_points: int = 2466, grid: bool = True, max_objects=None) -> dict:
+             surface_points: int = 2466, grid: bool = True, max_objects=None, max_per_category=None) -> dict:
     path = resolve_checkpoint(weights)
     model, metadata = load_checkpoint(path)
     dataset = P2MDataset(data, split, model.config.input_size, points=None, augment=None,
-                         max_objects=max_objects)
+                         max_objects=max_objects, max_per_category=max_per_category)
     if len(dataset) == 0:
         raise P2MError(f"the {split} split of {data} is empty")
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=1)
@@ -157,12 +157,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<split> beside the weights)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-grid", action="store_true")
-    p.add_argument("--max-objects", type=int, default=None)
+    p.add_argument("--max-objects", type=int, default=None, help="only the split's first N objects")
+    p.add_argument("--max-per-category", type=int, default=None,
+                   help="only the first N objects of each category (e.g. to score training objects)")
     args = p.parse_args(argv)
     out = args.out or (args.weights if args.weights.is_dir() else args.weights.parent) / f"eval_{args.split}"
     try:
         result = evaluate(args.weights, args.data, args.split, out, args.batch_size,
-                          grid=not args.no_grid, max_objects=args.max_objects)
+                          grid=not args.no_grid, max_objects=args.max_objects,
+                          max_per_category=args.max_per_category)
     except (P2MError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,12 +38,21 @@ def run_hours(run: Path) -> tuple[float, int]:
     return seconds / 3600, train[-1]["step"]
 
 
+def run_commands(run: Path) -> list[str]:
+    """The training invocations as recorded by training.train (one per resume)."""
+    cfg = json.loads((run / "train_config.json").read_text())
+    commands = cfg.get("commands") or [cfg.get("command", "")]
+    return [c if c.startswith("python") else "python -m training.train " + c.split(" ", 1)[-1]
+            for c in commands]
+
+
 def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Path, out: Path,
                extra_notes: str = "") -> str:
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
     meta, config = ckpt["metadata"], ckpt["config"]
     dataset = json.loads((data / "dataset.json").read_text())
     hours, steps = run_hours(run)
+    train_commands = "\n".join("    " + c for c in run_commands(run))
     params = sum(v.numel() for v in ckpt["state_dict"].values())
     cm, bm = ev["model"]["class_mean"], ev["ellipsoid"]["class_mean"]
     sm = (ev.get("model_surface") or {}).get("class_mean")
@@ -94,7 +103,7 @@ f = 250 px and the rest 180..360 px. {dataset['views']} views per object; splits
 Commands (the run took {hours:.2f} h of training steps on a 2-core CPU, {steps} steps):
 
     {dataset.get('command', '')}
-    python -m training.train --config compact --data {data} --out {run}
+{train_commands}
     python -m training.evaluate --weights {weights} --data {data} --split test
     python -m training.export {run} -o {weights}
 

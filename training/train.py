@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shlex
 import signal
 import sys
 import time
@@ -98,6 +99,22 @@ class Log:
             f.write(json.dumps(record) + "\n")
 
 
+def invocation(args: list[str]) -> str:
+    """The command as a user would type it again (sys.argv[0] is a file path under -m)."""
+    return shlex.join(["python", "-m", "training.train", *map(str, args)])
+
+
+def previous_commands(run: Path, resumed) -> list[str]:
+    """Commands of the invocations this run resumes from, so the run's history stays whole."""
+    if not resumed:
+        return []
+    try:
+        old = json.loads((run / "train_config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return list(old.get("commands") or ([old["command"]] if old.get("command") else []))
+
+
 def main(argv=None) -> int:
     args, cfg = parse_args(argv)
     info, device = distributed.setup(args.device)
@@ -152,9 +169,11 @@ def main(argv=None) -> int:
     log = Log(run / "log.jsonl", step if resumed else None, info.is_main)
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
+        command = invocation(argv if argv is not None else sys.argv[1:])
         (run / "train_config.json").write_text(json.dumps(
             {"train": cfg.to_dict(), "model": model_config.to_dict(), "data": str(args.data),
-             "world_size": info.world_size, "command": " ".join(sys.argv)}, indent=2))
+             "world_size": info.world_size, "command": command,
+             "commands": previous_commands(run, resumed) + [command]}, indent=2))
 
     data_info = read_dataset_json(args.data)
     use_amp = cfg.amp and device.type == "cuda"

@@ -87,12 +87,14 @@ class P2MDataset(Dataset):
             `points` otherwise); None = all.
         augment: image augmentation; None for evaluation.
         categories: optional subset of categories.
+        max_objects, max_per_category: the first objects of the split (in its order), in all
+            or per category, for scoring a subset such as some training objects of each category.
         seed: base seed of the random choices (point subsets, augmentation).
     """
 
     def __init__(self, root, split: str, input_size: int, points: int | None = 4000,
                  augment: Augmentation | None = None, categories=None, seed: int = 0,
-                 max_objects: int | None = None):
+                 max_objects: int | None = None, max_per_category: int | None = None):
         self.root = Path(root)
         info = read_dataset_json(self.root)
         if split not in info["splits"]:
@@ -100,10 +102,14 @@ class P2MDataset(Dataset):
         ids = info["splits"][split]
         self.samples: list[tuple[str, int]] = []
         self.categories: list[str] = []
+        taken: dict[str, int] = {}
         for oid in ids[:max_objects] if max_objects else ids:
             meta = _meta(str(self.root / "objects" / oid))
             if categories and meta["category"] not in categories:
                 continue
+            if max_per_category is not None and taken.get(meta["category"], 0) >= max_per_category:
+                continue
+            taken[meta["category"]] = taken.get(meta["category"], 0) + 1
             for k in range(len(meta["views"])):
                 self.samples.append((oid, k))
                 self.categories.append(meta["category"])
