@@ -18,6 +18,7 @@ from training.data.build import build
 from training.data.dataset import P2MDataset
 from training.losses.pixel2mesh_loss import LossWeights, pixel2mesh_loss
 from training.metrics import point_metrics
+from training.train import recorded_commands
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -82,6 +83,17 @@ def test_resumed_run_matches_uninterrupted(small_dataset, tmp_path):
     commands = json.loads((tmp_path / "split" / "train_config.json").read_text())["commands"]
     assert len(commands) == 2 and all(c.startswith("python -m training.train --config tiny") for c in commands)
     assert "--stop-after-steps 3" in commands[0] and commands[1].endswith("--resume")
+
+
+def test_recorded_commands_read_runs_from_before_the_history():
+    # Runs written before `commands` existed kept one `command` starting with the script's
+    # file path (sys.argv[0] under -m); they are read back as a retypeable command.
+    legacy = {"command": "/somewhere/training/train.py --config compact --out runs/x --resume"}
+    assert recorded_commands(legacy) == ["python -m training.train --config compact --out runs/x --resume"]
+    mixed = {"commands": ["/a/training/train.py --config tiny", "python -m training.train --config tiny --resume"]}
+    assert recorded_commands(mixed) == ["python -m training.train --config tiny",
+                                        "python -m training.train --config tiny --resume"]
+    assert recorded_commands({}) == []
 
 
 def test_resume_skips_a_damaged_newest_checkpoint(small_dataset, tmp_path):
@@ -161,6 +173,32 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     per_cat = json.loads((ev_train / "eval.json").read_text())["model"]["per_category"]
     assert {c: m["count"] for c, m in per_cat.items()} == {"chair": 2 * 2, "table": 2 * 2}  # 2 objects x 2 views
+    # The model card is written from these artefacts: its numbers are the evaluation's, its
+    # commands are the run's, and a second evaluation fills the 512 px section.
+    card = tmp_path / "MODEL_CARD.md"
+    r = subprocess.run([PY, "-m", "training.model_card", "--weights", out, "--eval", ev / "eval.json",
+                        "--eval-512", ev_train / "eval.json", "--run", run, "--data", small_dataset, "-o", card],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = card.read_text()
+    cm = result["model"]["class_mean"]
+    assert f"Class mean: F(tau) {cm['f_tau']:.1f}, F(2tau) {cm['f_2tau']:.1f}, CD {cm['cd']:.3f}" in text
+    assert json.loads((run / "train_config.json").read_text())["commands"][0] in text
+    c5 = json.loads((ev_train / "eval.json").read_text())["model"]["class_mean"]
+    assert f"F(tau) **{c5['f_tau']:.1f}**, F(2tau) **{c5['f_2tau']:.1f}**" in text    # the 512 px section
+    assert all(f"| {c} | {m['count']} | {m['f_tau']:.1f} |" in text for c, m in result["model"]["per_category"].items())
+    assert "configuration **tiny**" in text and "float16" in text
+    # Comparing weights pairs the views: the weights against themselves differ by exactly 0 and
+    # score what the evaluation scored; objects another build trained on are left out.
+    from training.compare import compare
+    same = compare([out, out], small_dataset, "test")
+    assert same["views"] == result["samples"] and same["paired_f_tau_difference"]["mean"] == 0
+    assert same["class_mean"][0]["f_tau"] == pytest.approx(cm["f_tau"], abs=1e-4)
+    first_views = compare([out, out], small_dataset, "test", views_per_object=1)
+    assert first_views["views"] == len({oid for oid, _ in P2MDataset(small_dataset, "test", 64, None).samples})
+    r = subprocess.run([PY, "-m", "training.compare", "--weights", out, out, "--data", small_dataset,
+                        "--split", "train", "--unseen-by", small_dataset], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 2 and "every object is in the training split" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_dataset_subsets_take_the_first_objects_of_each_category(small_dataset):
@@ -231,3 +269,22 @@ def test_metric_ceiling_of_the_vertex_metric(small_dataset):
     # fewer points leave more of the GT farther than tau from any of them.
     assert dense.class_mean()["precision_tau"] > 99
     assert dense.class_mean()["f_tau"] > 80 > sparse.class_mean()["f_tau"]
+
+
+def test_training_curves_draw_every_series_with_its_legend_outside_the_plot(tmp_path):
+    from PIL import Image
+    from training.plot import COLOURS, plot_training_curves
+    records = [{"kind": "train", "step": s, "loss": 1.0 / s, "chamfer": 0.5 / s} for s in range(10, 1000, 10)]
+    records += [{"kind": "val", "step": s, "f_tau": 20 + s / 100, "f_2tau": 30 + s / 100} for s in range(100, 1000, 100)]
+    path = tmp_path / "curves.png"
+    plot_training_curves(records, path)
+    img = np.asarray(Image.open(path).convert("RGB"))
+    plot_area, legend_row = img[30:380], img[395:420]
+
+    def has(region, colour):
+        return bool((np.abs(region.astype(int) - colour).sum(axis=-1) == 0).any())
+    # Loss panel: loss and chamfer (colours 0, 1); validation panel: f_tau and f_2tau (0, 1).
+    for colour in COLOURS[:2]:
+        assert has(plot_area[:, 60:480], colour) and has(legend_row[:, 60:480], colour)
+        assert has(plot_area[:, 560:980], colour) and has(legend_row[:, 560:980], colour)
+    assert not has(img, COLOURS[2])              # no series that was not logged

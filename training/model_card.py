@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from training.train import recorded_commands
+
 
 def _table(per_cat: dict, base: dict | None) -> str:
     rows = ["| category | views | F(tau) | F(2tau) | CD | ellipsoid F(tau) | ellipsoid F(2tau) | ellipsoid CD |",
@@ -38,21 +40,14 @@ def run_hours(run: Path) -> tuple[float, int]:
     return seconds / 3600, train[-1]["step"]
 
 
-def run_commands(run: Path) -> list[str]:
-    """The training invocations as recorded by training.train (one per resume)."""
-    cfg = json.loads((run / "train_config.json").read_text())
-    commands = cfg.get("commands") or [cfg.get("command", "")]
-    return [c if c.startswith("python") else "python -m training.train " + c.split(" ", 1)[-1]
-            for c in commands]
-
-
 def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Path, out: Path,
                extra_notes: str = "") -> str:
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
     meta, config = ckpt["metadata"], ckpt["config"]
     dataset = json.loads((data / "dataset.json").read_text())
-    hours, steps = run_hours(run)
-    train_commands = "\n".join("    " + c for c in run_commands(run))
+    hours, logged_steps = run_hours(run)
+    steps = meta.get("step", logged_steps)   # the exported checkpoint's step; the log has every 10th
+    train_commands = "\n".join("    " + c for c in recorded_commands(json.loads((run / "train_config.json").read_text())))
     params = sum(v.numel() for v in ckpt["state_dict"].values())
     cm, bm = ev["model"]["class_mean"], ev["ellipsoid"]["class_mean"]
     sm = (ev.get("model_surface") or {}).get("class_mean")
@@ -100,12 +95,12 @@ f = 250 px and the rest 180..360 px. {dataset['views']} views per object; splits
 | **total** | {counts['train']} | {counts['val']} | {counts['test']} |
 
 ## Training
-Commands (the run took {hours:.2f} h of training steps on a 2-core CPU, {steps} steps):
+Commands (the run took {hours:.2f} h of training steps on a 2-core CPU, {steps:,} steps):
 
     {dataset.get('command', '')}
 {train_commands}
-    python -m training.evaluate --weights {weights} --data {data} --split test
     python -m training.export {run} -o {weights}
+    python -m training.evaluate --weights {weights} --data {data} --split test
 
 Training configuration stored in the weights (that of the run's last invocation): `{json.dumps(meta.get('train_config', {}))}`
 

@@ -44,7 +44,13 @@ def _panel(draw: ImageDraw.ImageDraw, box, title: str, series: dict[str, list[tu
             draw.line(pts, fill=colour, width=2)
         elif pts:
             draw.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill=colour)
-        draw.text((x1 - 130, y0 + 6 + 14 * i), name, fill=colour)
+    # The legend is a row under the axis, outside the plot, so it never hides a curve.
+    lx = x0
+    for i, name in enumerate(series):
+        colour = COLOURS[i % len(COLOURS)]
+        draw.line([(lx, y1 + 30), (lx + 18, y1 + 30)], fill=colour, width=3)
+        draw.text((lx + 22, y1 + 24), name, fill=colour)
+        lx += 30 + 7 * len(name)
 
 
 def plot_training_curves(records: list[dict], path: str | Path) -> None:
@@ -55,7 +61,7 @@ def plot_training_curves(records: list[dict], path: str | Path) -> None:
     series = {k: [(r["step"], r.get(k)) for r in train if k in r] for k in loss_keys}
     series = {k: v for k, v in series.items() if v}
     val_series = {k: [(r["step"], r.get(k)) for r in val if k in r] for k in ("f_tau", "f_2tau")}
-    img = Image.new("RGB", (1000, 420), (255, 255, 255))
+    img = Image.new("RGB", (1000, 440), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     _panel(draw, (60, 30, 480, 380), "training losses (log scale)", series, log_y=True)
     _panel(draw, (560, 30, 980, 380), "validation F-score (%)", val_series, log_y=False)

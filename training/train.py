@@ -104,15 +104,26 @@ def invocation(args: list[str]) -> str:
     return shlex.join(["python", "-m", "training.train", *map(str, args)])
 
 
+def recorded_commands(config: dict) -> list[str]:
+    """A run's invocations from its train_config.json, each as a user would type it again.
+
+    Runs written before `commands` existed kept one `command` whose first word was
+    sys.argv[0], a file path under `python -m`; both forms are normalised here, once,
+    for resuming and for the model card.
+    """
+    commands = config.get("commands") or ([config["command"]] if config.get("command") else [])
+    prefix = "python -m training.train"
+    return [c if c.startswith(prefix) else " ".join([prefix, *c.split(" ", 1)[1:]]) for c in commands]
+
+
 def previous_commands(run: Path, resumed) -> list[str]:
     """Commands of the invocations this run resumes from, so the run's history stays whole."""
     if not resumed:
         return []
     try:
-        old = json.loads((run / "train_config.json").read_text())
+        return recorded_commands(json.loads((run / "train_config.json").read_text()))
     except (OSError, ValueError):
         return []
-    return list(old.get("commands") or ([old["command"]] if old.get("command") else []))
 
 
 def main(argv=None) -> int:
@@ -172,7 +183,7 @@ def main(argv=None) -> int:
         command = invocation(argv if argv is not None else sys.argv[1:])
         (run / "train_config.json").write_text(json.dumps(
             {"train": cfg.to_dict(), "model": model_config.to_dict(), "data": str(args.data),
-             "world_size": info.world_size, "command": command,
+             "world_size": info.world_size,
              "commands": previous_commands(run, resumed) + [command]}, indent=2))
 
     data_info = read_dataset_json(args.data)
