@@ -196,6 +196,10 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     assert same["class_mean"][0]["f_tau"] == pytest.approx(cm["f_tau"], abs=1e-4)
     first_views = compare([out, out], small_dataset, "test", views_per_object=1)
     assert first_views["views"] == len({oid for oid, _ in P2MDataset(small_dataset, "test", 64, None).samples})
+    r = subprocess.run([PY, "-m", "training.compare", "--weights", out, out, "--data", small_dataset],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0 and "B - A: +0.00 (standard error 0.00)" in r.stdout, r.stdout + r.stderr
+    assert f"| {cm['f_tau']:.2f} | {cm['f_2tau']:.2f} | {cm['cd']:.3f} |" in r.stdout
     r = subprocess.run([PY, "-m", "training.compare", "--weights", out, out, "--data", small_dataset,
                         "--split", "train", "--unseen-by", small_dataset], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and "every object is in the training split" in r.stderr and "Traceback" not in r.stderr

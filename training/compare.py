@@ -66,8 +66,8 @@ def to_markdown(result: dict) -> str:
     rows = [f"Views: {result['views']} of the {result['split']} split of `{result['data']}`"
             + (f", objects outside the training split of `{result['unseen_by']}`" if result["unseen_by"] else ""),
             "", "| weights | F(tau) | F(2tau) | CD |", "|---|---:|---:|---:|"]
-    for name, m in zip("AB", result["class_mean"]):
-        rows.append(f"| {name}: `{result['weights']['AB'.index(name)]}` | {m['f_tau']:.2f} | {m['f_2tau']:.2f} | {m['cd']:.3f} |")
+    for name, weights, m in zip("AB", result["weights"], result["class_mean"]):
+        rows.append(f"| {name}: `{weights}` | {m['f_tau']:.2f} | {m['f_2tau']:.2f} | {m['cd']:.3f} |")
     d = result["paired_f_tau_difference"]
     rows += ["", f"Per-view F(tau), B - A: {d['mean']:+.2f} (standard error {d['standard_error']:.2f}); "
                  f"B better on {100 * d['b_better_share']:.0f}% of views."]
