@@ -292,3 +292,16 @@ def test_training_curves_draw_every_series_with_its_legend_outside_the_plot(tmp_
         assert has(plot_area[:, 60:480], colour) and has(legend_row[:, 60:480], colour)
         assert has(plot_area[:, 560:980], colour) and has(legend_row[:, 560:980], colour)
     assert not has(img, COLOURS[2])              # no series that was not logged
+
+
+def test_run_hours_count_every_process_of_a_torchrun_run(tmp_path):
+    # Windows log samples/s over all processes: 10 steps of batch 2 on 2 processes at
+    # 16 samples/s took 10 x 4 / 16 = 2.5 s, then 10 more at 8 samples/s took 5 s.
+    from training.model_card import run_hours
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"kind": "train", "step": 10, "samples_per_s": 16.0}, {"kind": "val", "step": 10, "f_tau": 1.0},
+        {"kind": "train", "step": 20, "samples_per_s": 8.0}]) + "\n")
+    hours, steps = run_hours(tmp_path, {"train": {"batch_size": 2}, "world_size": 2})
+    assert steps == 20 and hours * 3600 == pytest.approx(7.5)
+    hours, _ = run_hours(tmp_path, {"train": {"batch_size": 2}, "world_size": 1})
+    assert hours * 3600 == pytest.approx(3.75)

@@ -26,16 +26,20 @@ def _table(per_cat: dict, base: dict | None) -> str:
     return "\n".join(rows)
 
 
-def run_hours(run: Path) -> tuple[float, int]:
-    """Training time (sum of logged step windows) and steps, from log.jsonl."""
+def run_hours(run: Path, run_config: dict) -> tuple[float, int]:
+    """Training time (sum of logged step windows) and steps, from log.jsonl.
+
+    A window logs samples/s over all processes (batch x world size per step), so its steps
+    took steps x batch x world size / samples_per_s seconds.
+    """
     records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l.strip()]
     train = [r for r in records if r["kind"] == "train"]
     if not train:
         return 0.0, 0
-    cfg = json.loads((run / "train_config.json").read_text())["train"]
+    samples_per_step = run_config["train"]["batch_size"] * run_config.get("world_size", 1)
     seconds, prev = 0.0, 0
     for r in train:
-        seconds += (r["step"] - prev) * cfg["batch_size"] / max(r["samples_per_s"], 1e-9)
+        seconds += (r["step"] - prev) * samples_per_step / max(r["samples_per_s"], 1e-9)
         prev = r["step"]
     return seconds / 3600, train[-1]["step"]
 
@@ -45,9 +49,10 @@ def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Pat
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
     meta, config = ckpt["metadata"], ckpt["config"]
     dataset = json.loads((data / "dataset.json").read_text())
-    hours, logged_steps = run_hours(run)
+    run_config = json.loads((run / "train_config.json").read_text())
+    hours, logged_steps = run_hours(run, run_config)
     steps = meta.get("step", logged_steps)   # the exported checkpoint's step; the log has every 10th
-    train_commands = "\n".join("    " + c for c in recorded_commands(json.loads((run / "train_config.json").read_text())))
+    train_commands = "\n".join("    " + c for c in recorded_commands(run_config))
     params = sum(v.numel() for v in ckpt["state_dict"].values())
     cm, bm = ev["model"]["class_mean"], ev["ellipsoid"]["class_mean"]
     sm = (ev.get("model_surface") or {}).get("class_mean")
