@@ -275,6 +275,41 @@ def test_metric_ceiling_of_the_vertex_metric(small_dataset):
     assert dense.class_mean()["f_tau"] > 80 > sparse.class_mean()["f_tau"]
 
 
+def test_template_fitted_directly_to_the_ground_truth(small_dataset, capsys, tmp_path):
+    """The fit ceiling: the network's template and loss, optimised per object with no network."""
+    from PIL import Image
+    from training.data.dataset import _meta, camera_frame_surface, read_dataset_json
+    from training.fit_ceiling import LOSS_SETS, TemplateFit, fit, main
+    from training.losses.edge import edge_length_loss
+
+    oid = read_dataset_json(small_dataset)["splits"]["test"][0]
+    view = _meta(str(small_dataset / "objects" / oid))["views"][0]
+    pts, nrm = (torch.from_numpy(a)[None] for a in camera_frame_surface(small_dataset / "objects" / oid, view))
+    template = TemplateFit("compact")
+    start = template.stages([torch.zeros(1, n, 3) for n in template.sizes])[-1]
+    fitted = {name: fit(template, pts, nrm, LOSS_SETS[name], steps=150, lr=3e-3, loss_points=2000)
+              for name in ("training", "chamfer")}
+    before = point_metrics(start.vertices, pts)["f_tau"].item()
+    after = {name: point_metrics(v, pts)["f_tau"].item() for name, v in fitted.items()}
+    # Free vertices reach the surface: far above the undeformed ellipsoid.
+    assert after["training"] > 70 and after["training"] > before + 40, (before, after)
+    # The regularisers are in the objective: the training weights keep edges shorter.
+    edges = template.edges[-1]
+    assert edge_length_loss(fitted["training"], edges) < 0.8 * edge_length_loss(fitted["chamfer"], edges)
+
+    grid = tmp_path / "fit.png"
+    assert main(["--data", str(small_dataset), "--objects-per-category", "1", "--steps", "20",
+                 "--grid", str(grid)]) == 0
+    out = capsys.readouterr().out
+    assert "## Loss: training" in out and "## Loss: chamfer" in out and out.count("| class mean |") == 4
+    # One row per category (chair, table) of 224 px tiles under a title line, meshes drawn.
+    img = np.asarray(Image.open(grid).convert("L"))
+    assert img.shape[0] == 2 * 224 + 24
+    assert (img[24:24 + 224, 110 + 224:110 + 2 * 224] < 200).mean() > 0.02
+    assert main(["--data", str(small_dataset / "missing")]) == 2
+    assert "not a blender-p2m dataset" in capsys.readouterr().err
+
+
 def test_training_curves_draw_every_series_with_its_legend_outside_the_plot(tmp_path):
     from PIL import Image
     from training.plot import COLOURS, plot_training_curves

@@ -59,7 +59,23 @@ def ground_truth_mesh(root: Path, object_id: str, view: dict):
     return point_cloud_mesh(pts[:6000], radius=0.003)
 
 
-def make_grid(model, dataset: P2MDataset, path: Path, per_category: int = 1, device="cpu") -> None:
+def model_predictor(model, device="cpu"):
+    """`make_grid`'s predictor for a network: a sample -> its final mesh (vertices, faces) in numpy."""
+    def predict(sample: dict):
+        with torch.no_grad():
+            out = model(sample["image"][None].to(device), sample["intrinsics"][None].to(device))[-1]
+        return out.vertices[0].float().cpu().numpy(), out.faces.cpu().numpy()
+    return predict
+
+
+def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
+              titles=("input", "prediction", "prediction, turned 60 deg", "ground truth, turned 60 deg")) -> None:
+    """Input | mesh | mesh turned 60 degrees | ground truth turned 60 degrees, a row per category.
+
+    Args:
+        predict: callable(sample dict of `dataset`) -> (vertices (V, 3), faces (F, 3)) numpy,
+            camera frame; `model_predictor(model)` for a network.
+    """
     from .mesh_render import CameraFrameRenderer, quiet_stdout, restore_stdout, rotate_about
 
     picks, seen = [], {}
@@ -75,9 +91,7 @@ def make_grid(model, dataset: P2MDataset, path: Path, per_category: int = 1, dev
             sample = dataset[i]
             oid, k = dataset.samples[i]
             view = _meta(str(dataset.root / "objects" / oid))["views"][k]
-            with torch.no_grad():
-                out = model(sample["image"][None].to(device), sample["intrinsics"][None].to(device))[-1]
-            pv, pf = out.vertices[0].float().cpu().numpy(), out.faces.cpu().numpy()
+            pv, pf = predict(sample)
             K = (view["fx"], view["fy"], view["cx"], view["cy"])
             centre = np.array([0.0, 0.0, -view["depth"]])
             gv, gf = ground_truth_mesh(dataset.root, oid, view)
@@ -91,7 +105,7 @@ def make_grid(model, dataset: P2MDataset, path: Path, per_category: int = 1, dev
     s = 224
     grid = Image.new("RGB", (4 * s + 110, len(rows) * s + 24), "white")
     draw = ImageDraw.Draw(grid)
-    for j, title in enumerate(["input", "prediction", "prediction, turned 60 deg", "ground truth, turned 60 deg"]):
+    for j, title in enumerate(titles):
         draw.text((110 + j * s + 6, 6), title, fill=(0, 0, 0))
     for r, (cat, tiles) in enumerate(rows):
         draw.text((6, 24 + r * s + s // 2), cat, fill=(0, 0, 0))
@@ -145,7 +159,7 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     (out / "eval.md").write_text("\n".join(md) + "\n")
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     if grid:
-        make_grid(model, dataset, out / "grid.png")
+        make_grid(model_predictor(model), dataset, out / "grid.png")
     return result
 
 
