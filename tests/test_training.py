@@ -141,11 +141,14 @@ def test_torchrun_two_processes_match_single_process(small_dataset, tmp_path):
 def test_export_and_evaluate(small_dataset, tmp_path):
     run = tmp_path / "run"
     run_train("--config", "tiny", "--data", small_dataset, "--epochs", "1", "--batch-size", "2",
-              "--val-every", "1000", "--out", run)
+              "--val-every", "1000", "--max-per-category", "2", "--out", run)
     out = tmp_path / "weights.pt"
     r = subprocess.run([PY, "-m", "training.export", run, "-o", out], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     ckpt = torch.load(out, weights_only=True)
+    # --max-per-category 2: 2 objects x 2 categories x 2 views in batches of 2 (the split has more).
+    assert len(json.loads((small_dataset / "dataset.json").read_text())["splits"]["train"]) > 4
+    assert ckpt["metadata"]["step"] == 2 * 2 * 2 // 2
     assert all(v.dtype == torch.float16 for v in ckpt["state_dict"].values() if v.is_floating_point())
     assert ckpt["metadata"]["train_config"]["model"] == "tiny" and "training" not in ckpt
     model = load_model(out, device="cpu")

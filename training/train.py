@@ -43,6 +43,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, TrainConfig]:
     p.add_argument("--resume", action="store_true", help="continue from the run's newest checkpoint")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--max-objects", type=int, default=None, help="use only the first N training objects (tests)")
+    p.add_argument("--max-per-category", type=int, default=None,
+                   help="use only the first N training objects of each category (small experiments)")
     p.add_argument("--stop-after-steps", type=int, default=None,
                    help="stop (with a checkpoint) after this many steps in this invocation; resume later")
     for f in dataclasses.fields(TrainConfig):
@@ -140,7 +142,11 @@ def main(argv=None) -> int:
         return 2
     augment = Augmentation(cfg.augment_background, cfg.augment_colour_jitter)
     train_set = P2MDataset(args.data, "train", model_config.input_size, cfg.points, augment,
-                           seed=cfg.seed, max_objects=args.max_objects)
+                           seed=cfg.seed, max_objects=args.max_objects,
+                           max_per_category=args.max_per_category)
+    if len(train_set) == 0:
+        print(f"error: no training views in {args.data} with these limits", file=sys.stderr)
+        return 2
     val_set = P2MDataset(args.data, "val", model_config.input_size, cfg.points, None, seed=cfg.seed)
     sampler = ResumableSampler(len(train_set), cfg.batch_size, cfg.seed, info.rank, info.world_size)
     steps_per_epoch = sampler.batches_per_epoch
