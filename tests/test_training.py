@@ -208,6 +208,15 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     assert r.returncode == 2 and "every object is in the training split" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_training_limits_that_leave_no_views_say_so(small_dataset, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run([PY, "-m", "training.train", "--config", "tiny", "--data", str(small_dataset),
+                        "--out", str(run), "--max-per-category", "0"],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "no training views" in r.stderr and "Traceback" not in r.stderr
+    assert not run.exists()
+
+
 def test_dataset_subsets_take_the_first_objects_of_each_category(small_dataset):
     ids = json.loads((small_dataset / "dataset.json").read_text())["splits"]["train"]
     ds = P2MDataset(small_dataset, "train", input_size=64, points=None, max_per_category=1)
