@@ -25,11 +25,9 @@ import torch
 
 from blender_p2m.errors import P2MError
 from blender_p2m.model.config import get_config
-from blender_p2m.model.ellipsoid import uv_ellipsoid
-from blender_p2m.model.network import StageOutput, unpool
-from blender_p2m.model.topology import build_stages
+from blender_p2m.model.network import Pixel2Mesh, StageOutput, unpool
 
-from .data.dataset import _meta, camera_frame_surface, read_dataset_json
+from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .losses import LossWeights, pixel2mesh_loss
 from .metrics import MetricAccumulator, point_metrics, sample_surface
 
@@ -47,14 +45,12 @@ class TemplateFit:
     """
 
     def __init__(self, config_name: str = "compact"):
-        config = get_config(config_name)
-        vertices0, faces0 = uv_ellipsoid(config.ellipsoid_radii, config.ellipsoid_depth,
-                                         config.ellipsoid_rings, config.ellipsoid_segments)
-        self.initial = torch.from_numpy(vertices0)                           # (156, 3)
-        stages = build_stages(faces0, len(vertices0), config.unpool_steps)
-        self.faces = [torch.from_numpy(s.faces) for s in stages]
-        self.edges = [torch.from_numpy(s.edges) for s in stages]
-        self.sizes = [s.n_vertices for s in stages]
+        network = Pixel2Mesh(get_config(config_name))      # its template, not a rebuilt copy
+        self.input_size = network.config.input_size
+        self.initial = network.initial_vertices                              # (156, 3)
+        self.faces = [network.faces(i) for i in range(len(network.stages))]
+        self.edges = [network.edges(i) for i in range(len(network.stages))]
+        self.sizes = [stage.n_vertices for stage in network.stages]
 
     def stages(self, displacements: list[torch.Tensor]) -> list[StageOutput]:
         b = displacements[0].shape[0]
@@ -93,9 +89,9 @@ def fit(template: TemplateFit, points: torch.Tensor, normals: torch.Tensor, weig
         return template.stages(ds)[-1].vertices.detach()
 
 
-def fit_ceiling(data: Path, split: str, objects_per_category: int, weights: LossWeights,
-                steps: int, lr: float, batch_size: int = 8, loss_points: int = 4000,
-                config_name: str = "compact", surface_points: int = 2466, progress=None
+def fit_ceiling(template: TemplateFit, data: Path, split: str, objects_per_category: int,
+                weights: LossWeights, steps: int, lr: float, batch_size: int = 8,
+                loss_points: int = 4000, surface_points: int = 2466, progress=None
                 ) -> tuple[MetricAccumulator, MetricAccumulator, dict[str, np.ndarray]]:
     """Fit the first view of the first N objects of each category.
 
@@ -103,19 +99,10 @@ def fit_ceiling(data: Path, split: str, objects_per_category: int, weights: Loss
     (which also counts triangles stretched across gaps, as the vertex metric does not), and
     the fitted vertices (V, 3) by object id (faces: `TemplateFit.faces[-1]`).
     """
-    info = read_dataset_json(data)
-    if split not in info["splits"]:
-        raise P2MError(f"{data} has no {split!r} split; it has {sorted(info['splits'])}")
-    picked: list[tuple[str, str]] = []
-    taken: dict[str, int] = {}
-    for oid in info["splits"][split]:
-        cat = _meta(str(data / "objects" / oid))["category"]
-        if taken.get(cat, 0) < objects_per_category:
-            taken[cat] = taken.get(cat, 0) + 1
-            picked.append((oid, cat))
+    views = P2MDataset(data, split, template.input_size, points=None, max_per_category=objects_per_category)
+    picked = [(oid, cat) for (oid, k), cat in zip(views.samples, views.categories) if k == 0]
     if not picked:
         raise P2MError(f"the {split} split of {data} is empty")
-    template = TemplateFit(config_name)
     on_vertices, on_surface, meshes = MetricAccumulator(), MetricAccumulator(), {}
     gen = torch.Generator().manual_seed(0)
     for start in range(0, len(picked), batch_size):
@@ -137,14 +124,12 @@ def fit_ceiling(data: Path, split: str, objects_per_category: int, weights: Loss
     return on_vertices, on_surface, meshes
 
 
-def draw_grid(data: Path, split: str, meshes: dict[str, np.ndarray], config_name: str, path: Path) -> None:
+def draw_grid(template: TemplateFit, data: Path, split: str, meshes: dict[str, np.ndarray], path: Path) -> None:
     """evaluate's grid (input | mesh | turned 60 degrees | ground truth) with fitted meshes."""
-    from .data.dataset import P2MDataset
     from .evaluate import make_grid
 
-    faces = TemplateFit(config_name).faces[-1].numpy()
-    dataset = P2MDataset(data, split, get_config(config_name).input_size, points=None,
-                         max_per_category=1)
+    faces = template.faces[-1].numpy()
+    dataset = P2MDataset(data, split, template.input_size, points=None, max_per_category=1)
     make_grid(lambda sample: (meshes[sample["object_id"]], faces), dataset, path,
               titles=("input", "fitted to the ground truth", "fitted, turned 60 deg",
                       "ground truth, turned 60 deg"))
@@ -168,20 +153,21 @@ def main(argv=None) -> int:
         print("error: --objects-per-category and --steps must be at least 1", file=sys.stderr)
         return 2
     try:
+        template = TemplateFit(args.config)
         results = {}
         for name in args.losses:
             results[name] = fit_ceiling(
-                args.data, args.split, args.objects_per_category, LOSS_SETS[name], args.steps, args.lr,
-                args.batch_size, config_name=args.config,
+                template, args.data, args.split, args.objects_per_category, LOSS_SETS[name], args.steps,
+                args.lr, args.batch_size,
                 progress=lambda done, total, name=name: print(f"[fit_ceiling] {name}: {done}/{total} views",
                                                               file=sys.stderr, flush=True))
-    except (P2MError, FileNotFoundError, KeyError) as e:
+    except (P2MError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"# Template fitted directly to the ground truth ({args.split} split of {args.data}, "
           f"view 0 of {args.objects_per_category} objects per category, {args.steps} Adam steps)\n")
     if args.grid:
-        draw_grid(args.data, args.split, results[args.losses[0]][2], args.config, args.grid)
+        draw_grid(template, args.data, args.split, results[args.losses[0]][2], args.grid)
     for name, (on_vertices, on_surface, _) in results.items():
         print(f"## Loss: {name} `{LOSS_SETS[name].to_dict()}`\n")
         print("Fitted vertices:\n")
