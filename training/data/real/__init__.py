@@ -1,0 +1,1 @@
+"""Real artist meshes and photographs from Debian packages (the real-data build)."""
