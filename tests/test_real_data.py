@@ -258,3 +258,81 @@ def test_real_ground_truth_projects_into_the_silhouette(rendered):
     assert inside / total >= 0.99
     info = json.loads((rendered / "dataset.json").read_text())
     assert info["counts"]["total_objects"] == 6
+
+
+def _box_obj(lo, hi) -> str:
+    (x0, y0, z0), (x1, y1, z1) = lo, hi
+    corners = [(x, y, z) for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)]
+    faces = ["1 2 4 3", "5 7 8 6", "1 5 6 2", "3 4 8 7", "1 3 7 5", "2 6 8 4"]
+    return "".join(f"v {x} {y} {z}\n" for x, y, z in corners) + "".join(f"f {f}\n" for f in faces)
+
+
+def test_ground_plates_are_removed_but_flush_bottoms_stay(tmp_path):
+    from training.data.real.obj_files import Part, assemble
+
+    box = tmp_path / "box.obj"          # +Y up file: a 1 x 1 x 1 box standing on y = 0
+    box.write_text(_box_obj((0, 0, 0), (1, 1, 1)))
+    plate = tmp_path / "plate.obj"      # the box on a 3 x 3 plate at its foot
+    plate.write_text(_box_obj((0, 0, 0), (1, 1, 1)) + "v -1 0 -1\nv 2 0 -1\nv 2 0 2\nv -1 0 2\nf 9 12 11 10\n")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    alone = assemble([Part(box)], tmp_path / "a")
+    on_plate = assemble([Part(plate)], tmp_path / "b")
+    assert alone.ground_faces_removed == 0 and len(alone.triangles) == 12
+    assert on_plate.ground_faces_removed == 1 and len(on_plate.triangles) == 12
+    assert np.allclose(on_plate.extent, [1, 1, 1])       # loose plate corners do not count
+    assert (tmp_path / "b" / "model.obj").read_text().count("\nf ") == 6
+
+
+AC_WITH_LIGHTS = """AC3Db
+MATERIAL "grey" rgb 0.5 0.5 0.5  amb 0.2 0.2 0.2  emis 0 0 0  spec 0 0 0  shi 10  trans 0
+OBJECT world
+kids 2
+OBJECT poly
+name "fuselage"
+data 9
+fuselage
+numvert 4
+0 0 0
+1 0 0
+1 1 0
+0 1 0
+numsurf 1
+SURF 0x10
+mat 0
+refs 4
+0 0 0
+1 0 0
+2 0 0
+3 0 0
+kids 0
+OBJECT group
+name "LandingLight"
+kids 1
+OBJECT poly
+name "halo"
+numvert 3
+5 5 5
+6 5 5
+5 6 5
+numsurf 1
+SURF 0x10
+mat 0
+refs 3
+0 0 0
+1 0 0
+2 0 0
+kids 0
+"""
+
+
+def test_lights_and_shadows_inside_ac3d_files_are_left_out(tmp_path):
+    from training.data.real.ac3d import convert, strip_named_objects
+
+    text, dropped = strip_named_objects(AC_WITH_LIGHTS)
+    assert dropped == ["LandingLight"] and "halo" not in text and "kids 1\n" in text
+    ac = tmp_path / "plane.ac"
+    ac.write_text(AC_WITH_LIGHTS)
+    vertices = _obj_vertices(convert(ac, tmp_path / "cache").read_text())
+    assert vertices.max() <= 1.0 + 1e-6          # only the fuselage's corners reach the OBJ
+    with pytest.raises(Exception, match="AC3D"):
+        strip_named_objects("not an ac file\n")

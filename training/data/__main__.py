@@ -33,6 +33,11 @@ def main(argv=None) -> int:
     f.add_argument("--cache", type=Path, default=None,
                    help="downloads, unpacked packages and conversions (default: OUT_cache); reused")
     f.add_argument("--packages", default=None, help="comma-separated subset of the source packages")
+    c = sub.add_parser("contact-sheet", help="write a PNG with one render per object, named and categorised")
+    c.add_argument("--data", required=True, type=Path, help="a built dataset")
+    c.add_argument("--out", required=True, type=Path, help="PNG to write")
+    c.add_argument("--catalogue", type=Path, default=None,
+                   help="the real-mesh catalogue the dataset was built from (for model names)")
     p = sub.add_parser("preview", help="write a PNG grid of procedural shapes")
     p.add_argument("--out", type=Path, default=Path("docs/shapes_preview.png"))
     args = parser.parse_args(argv)
@@ -68,6 +73,23 @@ def main(argv=None) -> int:
             return 2
         print(f"[fetch-real] {len(summary['models'])} models in {args.out}: "
               + ", ".join(f"{c} {n}" for c, n in sorted(summary["counts"].items())), file=sys.stderr)
+        return 0
+    if args.command == "contact-sheet":
+        from blender_p2m.errors import P2MError
+
+        from .contact_sheet import contact_sheet
+
+        try:
+            names = None
+            if args.catalogue:
+                from .real.catalogue import read_manifest
+
+                names = {m["key"]: m["name"] for m in read_manifest(args.catalogue)["models"]}
+            n = contact_sheet(args.data, args.out, names=names)
+        except P2MError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"[contact-sheet] {n} objects -> {args.out}", file=sys.stderr)
         return 0
     from .shapes.preview import preview_grid
 

@@ -279,6 +279,43 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     return summary
 
 
+def _provenance_section(mesh_dir: Path, splits: dict[str, list[str]]) -> str:
+    """Counts per category and source package, licences and attribution (real-mesh catalogues)."""
+    if not (mesh_dir / "manifest.json").is_file():
+        return ""
+    from .real.catalogue import read_manifest
+
+    built = {oid for ids in splits.values() for oid in ids}
+    models = [m for m in read_manifest(mesh_dir)["models"] if m["key"] in built]
+    packages = sorted({m["package"] for m in models})
+    categories = sorted({m["category"] for m in models}, key=lambda c: (c == "other", c))
+    count = {}
+    for m in models:
+        count[(m["category"], m["package"])] = count.get((m["category"], m["package"]), 0) + 1
+    rows = "\n".join(f"| {c} | " + " | ".join(str(count.get((c, p), 0)) for p in packages) + " |"
+                     for c in categories)
+    licences = sorted({(m["package"], m["licence"]) for m in models})
+    credits = sorted({(m["attribution"], m["licence"]) for m in models})
+    return f"""
+## Sources (objects per category and Debian package)
+
+`other` = real furniture and vehicles outside the 13 categories: trained on, never in the
+13-category class mean.
+
+| category | {' | '.join(packages)} |
+|---|{'---:|' * len(packages)}
+{rows}
+
+## Licences and attribution
+
+{chr(10).join(f'- `{p}`: {lic}' for p, lic in licences)}
+
+Models by (CC-BY requires this attribution; CC0 models are credited too):
+
+{chr(10).join(f'- {a} ({lic})' for a, lic in credits)}
+"""
+
+
 def write_card(out: Path, specs: list[ObjectSpec], params: dict, command: str,
                elapsed: float, built_views: int) -> dict:
     """dataset.json and DATASET_CARD.md from the objects that exist on disk."""
@@ -329,6 +366,6 @@ renderer: {params['engine']}.
 | **total** | {len(splits['train'])} | {len(splits['val'])} | {len(splits['test'])} |
 
 Total views: {n_views}. Skipped meshes and reasons: `report.json`.
-"""
+{_provenance_section(Path(params['source']), splits) if params['source'] != 'procedural' else ''}"""
     _atomic_write_text(out / "DATASET_CARD.md", card)
     return summary

@@ -134,6 +134,8 @@ def mesh_arrays(objects) -> tuple[np.ndarray, np.ndarray]:
     if not all_v:
         raise MeshImportError("the file contains no mesh with faces")
     vertices, faces = np.concatenate(all_v), np.concatenate(all_f)
+    used, compact = np.unique(faces, return_inverse=True)   # loose vertices are no surface
+    vertices, faces = vertices[used], compact.reshape(-1, 3)
     if not np.all(np.isfinite(vertices)):
         raise MeshImportError("the mesh has non-finite vertex coordinates")
     if np.linalg.norm(vertices.max(0) - vertices.min(0)) <= 0:

@@ -24,7 +24,7 @@ import numpy as np
 from .obj_files import ZUP_FROM_YUP, Part
 
 # Parts that are not the object's surface: lights, particle effects, shadows, people.
-NOT_GEOMETRY = re.compile(r"light|flash|beacon|strobe|nav[lrb_.]|effect|contrail|exhaust|shadow|fire|smoke|"
+NOT_GEOMETRY = re.compile(r"light(?!ning)|toggle|flash|beacon|strobe|nav[lrb_.]|effect|contrail|exhaust|shadow|fire|smoke|"
                           r"dump|glow|halo|wake|spray|reflect|procedural|pilot|crew|people|passenger|"
                           r"flare|puff|vapou?r|particle|rotor[-_]?disc|prop[-_]?disc|propdisc|blur|spin",
                           re.IGNORECASE)
@@ -34,17 +34,84 @@ class ConversionError(Exception):
     """An AC3D file assimp could not convert, with its reason."""
 
 
+# Bump when what goes into assimp changes, so cached conversions are redone.
+CONVERSION_VERSION = 2
+
+
+def _read_object(lines: list[str], i: int) -> tuple[dict, int]:
+    """One AC3D OBJECT block starting at lines[i] -> ({name, lines, kids}, next index)."""
+    block, name = [lines[i]], ""
+    i += 1
+    while i < len(lines):
+        tokens = lines[i].split()
+        key = tokens[0] if tokens else ""
+        if key == "kids":
+            kids = []
+            i += 1
+            for _ in range(int(tokens[1])):
+                kid, i = _read_object(lines, i)
+                kids.append(kid)
+            return {"name": name, "lines": block, "kids": kids}, i
+        if key == "name":
+            name = lines[i].split(None, 1)[1].strip().strip('"') if len(tokens) > 1 else ""
+        if key == "data":                  # a string of N characters, possibly over several lines
+            block.append(lines[i])
+            i, got = i + 1, 0
+            while got < int(tokens[1]) and i < len(lines):
+                block.append(lines[i])
+                got, i = got + len(lines[i]) + 1, i + 1
+            continue
+        if key in ("numvert", "refs"):     # followed by N lines of data
+            count = int(tokens[1])
+            block.extend(lines[i:i + count + 1])
+            i += count + 1
+            continue
+        block.append(lines[i])
+        i += 1
+    raise ConversionError("unexpected end of the AC3D file (an OBJECT without 'kids')")
+
+
+def _write_object(obj: dict, out: list[str], dropped: list[str]) -> None:
+    kids = []
+    for kid in obj["kids"]:
+        if NOT_GEOMETRY.search(kid["name"]):
+            dropped.append(kid["name"])
+        else:
+            kids.append(kid)
+    out.extend(obj["lines"])
+    out.append(f"kids {len(kids)}")
+    for kid in kids:
+        _write_object(kid, out, dropped)
+
+
+def strip_named_objects(text: str) -> tuple[str, list[str]]:
+    """The AC3D text without objects named like lights, shadows or effects (and their kids).
+
+    FlightGear models keep light cones, halos and shadow planes as objects inside the
+    aircraft's own file; they are no part of its surface."""
+    lines = text.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.startswith("OBJECT")), None)
+    if start is None or not lines or not lines[0].startswith("AC3D"):
+        raise ConversionError("not an AC3D file (no AC3D header or no OBJECT)")
+    out, dropped = lines[:start], []
+    k = start
+    while k < len(lines) and lines[k].startswith("OBJECT"):
+        obj, k = _read_object(lines, k)
+        _write_object(obj, out, dropped)
+    return "\n".join(out) + "\n", dropped
+
+
 def convert(ac_path: Path, cache: Path) -> Path:
-    """The OBJ assimp makes of an AC3D file, cached by the file's content."""
-    digest = hashlib.sha1(ac_path.read_bytes()).hexdigest()[:16]
+    """The OBJ assimp makes of an AC3D file (lights and shadows removed), cached by content."""
+    raw = ac_path.read_bytes()
+    digest = hashlib.sha1(raw + f"v{CONVERSION_VERSION}".encode()).hexdigest()[:16]
     out = cache / "converted" / f"{ac_path.stem}-{digest}.obj"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    source = ac_path
-    if ac_path.suffix.lower() == ".acc":       # TORCS's extension of AC3D; assimp reads it as .ac
-        source = out.with_suffix(".ac")
-        source.write_bytes(ac_path.read_bytes())
+    text, _ = strip_named_objects(raw.decode("latin-1"))
+    source = out.with_suffix(".ac")      # TORCS's .acc is AC3D too; assimp wants .ac
+    source.write_bytes(text.encode("latin-1"))
     tmp = out.with_name(f".{out.name}.tmp.obj")
     result = subprocess.run(["assimp", "export", str(source), str(tmp)], capture_output=True, text=True)
     if result.returncode != 0 or not tmp.is_file():

