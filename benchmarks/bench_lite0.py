@@ -3,11 +3,13 @@ per image: forward (eval, no grad) and forward + backward (train, frozen batch n
 
     python benchmarks/bench_lite0.py --threads 2 --batch 8 --sizes 128 224
 
-Best of a few runs after one warm-up (the least disturbed by other load); FLOPs (2 per multiply-add) by FlopCounterMode.
+Best and median of a few runs after one warm-up (on a shared machine the best is the
+least disturbed by other load); FLOPs (2 per multiply-add) by FlopCounterMode.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,14 +24,15 @@ from blender_p2m.model.multiscale_pooling import MultiScalePooling  # noqa: E402
 from blender_p2m.model.silhouette_head import SilhouetteHead  # noqa: E402
 
 
-def timed(fn, runs: int) -> float:
+def timed(fn, runs: int) -> tuple[float, float]:
+    """(best, median) seconds of fn()."""
     fn()                                                     # warm-up
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return min(times), statistics.median(times)
 
 
 def main() -> None:
@@ -52,7 +55,7 @@ def main() -> None:
         maps = encoder(x)
         return (sum(m.mean() for m in pooling.reduce(maps).values()) + head(maps).mean())
 
-    print(f"threads {args.threads}, batch {args.batch}, ms per image (best of {args.runs})")
+    print(f"threads {args.threads}, batch {args.batch}, ms per image, best / median of {args.runs}")
     for size in args.sizes:
         x = torch.rand(args.batch, 3, size, size)
         for name, fn in (("encoder", encoder_only), ("encoder+pool+silhouette", with_heads)):
@@ -70,10 +73,10 @@ def main() -> None:
                 encoder.train(), head.train()
                 fn(x).backward()
 
-            fwd = timed(forward, args.runs) / args.batch * 1e3
-            fwd_bwd = timed(forward_backward, args.runs) / args.batch * 1e3
-            print(f"{size:4d} px  {name:24s} {gflops:5.2f} GFLOP  forward {fwd:6.1f} ms  "
-                  f"forward+backward {fwd_bwd:6.1f} ms")
+            fwd = [t / args.batch * 1e3 for t in timed(forward, args.runs)]
+            fwd_bwd = [t / args.batch * 1e3 for t in timed(forward_backward, args.runs)]
+            print(f"{size:4d} px  {name:24s} {gflops:5.2f} GFLOP  forward {fwd[0]:6.1f} / {fwd[1]:6.1f} ms"
+                  f"  forward+backward {fwd_bwd[0]:6.1f} / {fwd_bwd[1]:6.1f} ms")
 
 
 if __name__ == "__main__":
