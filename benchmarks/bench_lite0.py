@@ -3,8 +3,9 @@ per image: forward (eval, no grad) and forward + backward (train, frozen batch n
 
     python benchmarks/bench_lite0.py --threads 2 --batch 8 --sizes 128 224
 
-Best and median of a few runs after one warm-up (on a shared machine the best is the
-least disturbed by other load); FLOPs (2 per multiply-add) by FlopCounterMode.
+OMP_WAIT_POLICY=PASSIVE unless set (blender_p2m.threads). Best and median of a few runs
+after one warm-up (on a shared machine the best is the least disturbed by other load);
+FLOPs (2 per multiply-add) by FlopCounterMode.
 """
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from blender_p2m.threads import prefer_passive_omp_wait  # noqa: E402
+
+prefer_passive_omp_wait()   # before torch: spinning OpenMP threads collapse on a shared machine
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from blender_p2m.model.efficientnet_lite import EfficientNetLite0  # noqa: E402
 from blender_p2m.model.multiscale_pooling import MultiScalePooling  # noqa: E402
