@@ -336,3 +336,26 @@ def test_lights_and_shadows_inside_ac3d_files_are_left_out(tmp_path):
     assert vertices.max() <= 1.0 + 1e-6          # only the fuselage's corners reach the OBJ
     with pytest.raises(Exception, match="AC3D"):
         strip_named_objects("not an ac file\n")
+
+
+def test_training_views_on_photos_keep_the_object_and_its_mask(rendered):
+    """Photo backgrounds change only what lies outside the silhouette; the mask is the alpha."""
+    import torch
+
+    from training.data.backgrounds import BackgroundMix, BackgroundSampler
+    from training.data.dataset import Augmentation, P2MDataset
+
+    photos = [Path(__file__).parent / "data" / "photos" / "rocks.jpg"]
+    plain = P2MDataset(rendered, "train", input_size=224, points=100, augment=Augmentation(), seed=3)
+    on_photo = P2MDataset(rendered, "train", input_size=224, points=100, augment=Augmentation(), seed=3,
+                          backgrounds=BackgroundSampler(photos, BackgroundMix(photo=1.0, flat=0.0, white=0.0)))
+    a, b = plain[0], on_photo[0]
+    mask = b["mask"][0]
+    assert torch.equal(a["mask"], b["mask"]) and 0.02 < float(mask.mean()) < 0.9
+    inside, outside = mask > 0.999, mask < 0.001
+    assert torch.allclose(a["image"][:, inside], b["image"][:, inside], atol=1e-5)     # object unchanged
+    assert torch.allclose(a["image"][:, outside], torch.ones(3, int(outside.sum())))   # white before
+    photo_part = b["image"][:, outside]
+    assert float(photo_part.std()) > 0.05 and float((photo_part - 1).abs().mean()) > 0.1  # rocks, not white
+    alpha = np.asarray(Image.open(rendered / "objects" / b["object_id"] / f"view_{b['view']:02d}.png"))[..., 3]
+    assert abs(float(mask.mean()) - float((alpha > 0).mean())) < 0.01   # 224 px views: the same silhouette

@@ -44,11 +44,14 @@ class Prepared:
         image: (3, S, S) float32 RGB in [0, 1].
         intrinsics: (4,) float32 fx, fy, cx, cy of the network image.
         rotation: (3, 3) float64 R, real camera frame -> virtual camera frame.
+        alpha: (1, S, S) float32 in [0, 1], the input's alpha seen through the same virtual
+            camera (0 outside the input): the object's silhouette in the network image.
     """
 
     image: torch.Tensor
     intrinsics: torch.Tensor
     rotation: np.ndarray
+    alpha: torch.Tensor | None = None
 
 
 def check_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
@@ -136,8 +139,11 @@ def virtual_camera(intr: Intrinsics, size: int, crop: str | None,
 
 
 def resample(rgba: np.ndarray, intr: Intrinsics, rotation: np.ndarray, k_net: np.ndarray,
-             size: int) -> torch.Tensor:
+             size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Render the network image through the virtual camera; white outside the source.
+
+    Returns the (3, S, S) RGB composited on white and the (1, S, S) alpha it was
+    composited with.
 
     The source is first shrunk with an antialiasing filter when the network image samples
     it more sparsely than every other pixel, so that small inputs are not aliased.
@@ -167,7 +173,7 @@ def resample(rgba: np.ndarray, intr: Intrinsics, rotation: np.ndarray, k_net: np
     grid = torch.where(valid[..., None], grid, torch.full_like(grid, -3.0))  # outside
     out = F.grid_sample(src, grid[None].float(), mode="bilinear", padding_mode="zeros",
                         align_corners=False)[0]                      # (4, S, S)
-    return (out[:3] + (1.0 - out[3:])).clamp(0.0, 1.0)               # composite on white
+    return (out[:3] + (1.0 - out[3:])).clamp(0.0, 1.0), out[3:].clamp(0.0, 1.0)   # on white; alpha
 
 
 def prepare(rgba: np.ndarray, intrinsics: Intrinsics | None, size: int,
@@ -176,5 +182,5 @@ def prepare(rgba: np.ndarray, intrinsics: Intrinsics | None, size: int,
     h, w = rgba.shape[:2]
     intr = Intrinsics.default(w, h) if intrinsics is None else check_intrinsics(intrinsics, w, h)
     rotation, k_net = virtual_camera(intr, size, crop, rgba)
-    image = resample(rgba, intr, rotation, k_net, size)
-    return Prepared(image, torch.tensor(k_net, dtype=torch.float32), rotation)
+    image, alpha = resample(rgba, intr, rotation, k_net, size)
+    return Prepared(image, torch.tensor(k_net, dtype=torch.float32), rotation, alpha)

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from blender_p2m.image_io import load_image_file
 from blender_p2m.intrinsics import Intrinsics
-from blender_p2m.model.preprocess import prepare
+from blender_p2m.model.preprocess import check_intrinsics, prepare, resample
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,16 @@ class P2MDataset(Dataset):
         max_objects, max_per_category: the first objects of the split (in its order), in all
             or per category, for scoring a subset such as some training objects of each category.
         seed: base seed of the random choices (point subsets, augmentation).
+        backgrounds: with `augment`, a `training.data.backgrounds.BackgroundSampler` that puts
+            each view on a real photo, a flat colour or white (its mix), drawn anew each epoch;
+            replaces `augment.background`. Each sample's "mask" is the object's silhouette in
+            the network image whatever the background (the silhouette head's target).
     """
 
     def __init__(self, root, split: str, input_size: int, points: int | None = 4000,
                  augment: Augmentation | None = None, categories=None, seed: int = 0,
-                 max_objects: int | None = None, max_per_category: int | None = None):
+                 max_objects: int | None = None, max_per_category: int | None = None,
+                 backgrounds=None):
         self.root = Path(root)
         info = read_dataset_json(self.root)
         if split not in info["splits"]:
@@ -114,6 +119,7 @@ class P2MDataset(Dataset):
                 self.samples.append((oid, k))
                 self.categories.append(meta["category"])
         self.input_size, self.points, self.augment, self.seed = input_size, points, augment, seed
+        self.backgrounds = backgrounds     # a BackgroundSampler (training.data.backgrounds), or None
         self.split = split
         self.epoch = 0
 
@@ -131,20 +137,28 @@ class P2MDataset(Dataset):
         view = meta["views"][k]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         rgba = load_image_file(object_dir / view["image"])
-        if self.augment is not None:
-            if self.augment.colour_jitter > 0:
-                rgba = jitter_colours(rgba, self.augment.colour_jitter, rng)
-            if rng.uniform() < self.augment.background:
-                rgba = composite_background(rgba, rng.uniform(0, 1, size=3))
         h, w = rgba.shape[:2]
         intr = Intrinsics(view["fx"], view["fy"], view["cx"], view["cy"], w, h)
-        prepared = prepare(rgba, intr, self.input_size)
+        if self.augment is not None and self.augment.colour_jitter > 0:
+            rgba = jitter_colours(rgba, self.augment.colour_jitter, rng)
+        prepared = prepare(rgba, intr, self.input_size)          # on white, with the silhouette
+        image = prepared.image
+        if self.augment is not None:
+            if self.backgrounds is not None:                     # photo, flat colour or white
+                composited = self.backgrounds.composite(rgba, rng)
+            elif rng.uniform() < self.augment.background:
+                composited = composite_background(rgba, rng.uniform(0, 1, size=3))
+            else:
+                composited = None
+            if composited is not None:                           # same virtual camera as above
+                image, _ = resample(composited, check_intrinsics(intr, w, h), prepared.rotation,
+                                    prepared.intrinsics.double().numpy(), self.input_size)
         points, normals = camera_frame_surface(object_dir, view)
         if self.points is not None and self.points < len(points):
             choice = (rng.choice(len(points), self.points, replace=False) if self.augment is not None
                       else np.arange(self.points))
             points, normals = points[choice], normals[choice]
-        return {"image": prepared.image, "intrinsics": prepared.intrinsics,
+        return {"image": image, "intrinsics": prepared.intrinsics, "mask": prepared.alpha,
                 "points": torch.from_numpy(np.ascontiguousarray(points)),
                 "normals": torch.from_numpy(np.ascontiguousarray(normals)),
                 "category": meta["category"], "object_id": oid, "view": k}
