@@ -281,6 +281,18 @@ def test_ground_plates_are_removed_but_flush_bottoms_stay(tmp_path):
     assert on_plate.ground_faces_removed == 1 and len(on_plate.triangles) == 12
     assert np.allclose(on_plate.extent, [1, 1, 1])       # loose plate corners do not count
     assert (tmp_path / "b" / "model.obj").read_text().count("\nf ") == 6
+    # An aircraft on its wheels over a pad no wider than its wings: the pad goes too.
+    aircraft = tmp_path / "aircraft.obj"
+    text = _box_obj((-2, 0.5, -0.5), (2, 0.7, 0.5))
+    wheel = _box_obj((-0.05, 0, -0.05), (0.05, 0.5, 0.05))
+    wheel = "".join(line if not line.startswith("f ") else
+                    "f " + " ".join(str(int(i) + 8) for i in line.split()[1:]) + "\n"
+                    for line in wheel.splitlines(keepends=True))
+    pad = "v -1.9 0 -0.45\nv 1.9 0 -0.45\nv 1.9 0 0.45\nv -1.9 0 0.45\nf 17 20 19 18\n"
+    aircraft.write_text(text + wheel + pad)
+    (tmp_path / "c").mkdir()
+    on_pad = assemble([Part(aircraft)], tmp_path / "c")
+    assert on_pad.ground_faces_removed == 1 and len(on_pad.triangles) == 24
 
 
 AC_WITH_LIGHTS = """AC3Db

@@ -228,9 +228,11 @@ def ground_plane_faces(vertices: np.ndarray, polygons: list[list[int]]) -> set[i
     """Faces of a ground plate the model stands on (scenery models often have one).
 
     Faces whose corners all lie at the model's lowest level (within 0.3% of the box
-    diagonal) are grouped into connected pieces (shared vertices); a piece reaching beyond
-    the footprint of the rest of the model by more than 5% of the diagonal is a plate. A
-    cabinet's bottom face, flush with its sides, stays.
+    diagonal) are grouped into connected pieces (shared vertices). A piece that shares no
+    vertex with the rest of the model is a plate when it reaches beyond the rest's footprint
+    by more than 5% of the diagonal, or covers 30% of that footprint while the model's own
+    bottom faces cover less than 10% of it (an aircraft on its wheels). A cabinet's bottom face, joined to
+    its sides, stays; so does a separate bottom panel under walls that stand on the floor.
 
     Args:
         vertices: (N, 3) Z-up; polygons: vertex indices per face.
@@ -264,10 +266,28 @@ def ground_plane_faces(vertices: np.ndarray, polygons: list[list[int]]) -> set[i
     pieces: dict[int, list[int]] = {}
     for k in flat:
         pieces.setdefault(find(k), []).append(k)
-    drop: set[int] = set()
+    used_by_rest = np.zeros(len(vertices), bool)
+    used_by_rest[rest] = True
+    footprint = float(np.prod(r_hi - r_lo)) or 1e-12
+    isolated, standing_area = [], 0.0
     for faces in pieces.values():
-        corners = vertices[np.unique(np.concatenate([polygons[k] for k in faces])), :2]
+        ids = np.unique(np.concatenate([polygons[k] for k in faces]))
+        area = sum(_polygon_area(vertices[polygons[k]]) for k in faces)
+        if used_by_rest[ids].any():          # joined to the model's walls: its own bottom
+            standing_area += area
+        else:
+            isolated.append((faces, ids, area))
+    drop: set[int] = set()
+    for faces, ids, area in isolated:
+        corners = vertices[ids, :2]
         beyond = max(float((r_lo - corners.min(0)).max()), float((corners.max(0) - r_hi).max()))
-        if beyond > 0.05 * diagonal:
+        on_wheels = standing_area < 0.1 * footprint      # little of the model itself is on the floor
+        if beyond > 0.05 * diagonal or (area >= 0.3 * footprint and on_wheels):
             drop.update(faces)
     return drop
+
+
+def _polygon_area(corners: np.ndarray) -> float:
+    """Area of a planar polygon (K, 3) by its fan of triangles."""
+    cross = np.cross(corners[1:-1] - corners[0], corners[2:] - corners[0])
+    return float(np.linalg.norm(cross.sum(0))) / 2.0

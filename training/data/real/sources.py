@@ -16,7 +16,6 @@ from .ac3d import NOT_GEOMETRY, AcPart, main_ac_of, to_obj_parts, xml_parts
 from .categories import OTHER, categorise
 from .obj_files import ZUP_FROM_YUP, Part
 
-import numpy as np
 
 FG_ROOT = "usr/share/games/flightgear"
 TORCS_CARS = "usr/share/games/torcs/cars"
@@ -62,10 +61,12 @@ FG_WORDS: list[tuple[str, str]] = [
                                  r"wave-off|/foxtrot|/golf\.|/cut\.|parks-and-objects|/hull\.|rp-?3|"
                                  r"shelter|barrack|bunker|guard|building|hut\b|stores|workshop|mess\b|"
                                  r"quarters|medical|shed|ski-?jump|bak-12|depot|bldg|hanger|sa-2"),
-    (OTHER, r"heli|seahawk|balloon|bus|truck|train|tram|coach|loco|wagon-|trailer|tractor|bulldozer|crane|"
+    (OTHER, r"heli|seahawk|balloon|(?<!air)bus|truck|train|tram|coach|loco|wagon-|trailer|tractor|bulldozer|crane|"
             r"lorry|forklift|pushback|tug\b|digger|excavator|\bice-?\d|ice-|hitachi|metrolink|class_?\d|"
             r"/lint|airtrain|srn4|hovercraft|\btank\b|apc|humvee|radar|flatcar|diesel|grader|roller|"
-            r"brooms|bloodhound|goldhofer|motorhome"),
+            r"brooms|bloodhound|goldhofer|motorhome|ec-?1\\d\\d|lynx|hh-?60|mi-?\\d|\\br44|jetranger|dauphin|"
+            r"frelon|puma|cougar|chinook|apache|huey|bell-?\\d|sikorsky|alouette|gazelle|robinson|"
+            r"ka-?\\d|dragonfly|bluebird"),
     ("airplane", r"kc-?1[0-9]{1,2}|a4-f|ka6-d|a6-d|glider|spitfire|cessna|boeing|airbus|\b7[0-9]7|a3[0-9]{2}|"
                  r"fokker|jet\b|plane|aircraft|f-?1[4568]|mig-?\d|mirage|tornado|harrier|jaguar"),
     ("watercraft", r"nimitz|clemenceau|sanantonio|ferry|ship|boat|carrier|frigate|destroyer|trawler|yacht|"
@@ -151,6 +152,8 @@ def flightgear_candidates(roots: dict[str, Path], cache: Path) -> list[Candidate
             out.append(_ac_candidate(_safe(f"fg-{folder.split('/')[-1]}-{Path(relative).with_suffix('')}"),
                                      xml.stem, package, f"{FG_ROOT}/{folder}/{relative}",
                                      fg_category(f"{folder}/{relative}", default), parts, cache))
+        if folder == "AI/Aircraft":     # AI models are all placed by XML; loose .ac are parts
+            continue
         for ac in sorted(base.rglob("*.ac")):
             relative = str(ac.relative_to(base))
             if ac.resolve() in used or NOT_GEOMETRY.search(relative) or "/textures/" in f"/{relative.lower()}":
@@ -165,14 +168,16 @@ def flightgear_candidates(roots: dict[str, Path], cache: Path) -> list[Candidate
 def torcs_candidates(root: Path, cache: Path) -> list[Candidate]:
     """TORCS race cars: `cars/NAME/NAME.acc` (the `-lod*` files are coarser copies).
 
-    TORCS models are +Z up already (x forward, y left), unlike other AC3D files."""
+    Their bodies come out of assimp +Y up, like other AC3D files (measured: a 4.8 m long,
+    1.9 m wide car is 1.2 m tall along the file's Y). TORCS draws the wheels itself, so
+    these cars have none."""
     out = []
     for acc in sorted((root / TORCS_CARS).glob("*/*.acc")):
         if "-lod" in acc.stem or acc.stem != acc.parent.name:
             continue
         out.append(_ac_candidate(_safe(f"torcs-{acc.stem}"), acc.stem, "torcs-data",
                                  f"{TORCS_CARS}/{acc.parent.name}/{acc.name}", "car",
-                                 [AcPart(acc, np.eye(4))], cache))
+                                 [AcPart(acc, ZUP_FROM_YUP.copy())], cache))
     return out
 
 
