@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..intrinsics import Intrinsics
-from .atomic_files import atomic_path
+from ..atomic_files import atomic_path
 from .quiet import quiet_blender_output
 
 CAMERA_CLIP_START = 0.01                       # metres: objects may be closer than 0.1 m

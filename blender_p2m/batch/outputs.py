@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import P2MError
-from .atomic_files import remove_stale_temps
+from ..atomic_files import remove_stale_temps
 
 MESH_FORMATS = ("obj", "glb", "ply")
 FORMATS = MESH_FORMATS + ("blend",)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_files import write_bytes
+from ..atomic_files import write_bytes
 from .png import png_bytes
 from .quiet import quiet_blender_output
 

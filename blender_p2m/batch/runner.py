@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import P2MError
 from ..image_io import exif_orientation, orient_intrinsics
 from . import mesh_files
-from .atomic_files import write_bytes
+from ..atomic_files import write_bytes
 from .image_reader import read_image
 from .inputs import ImageJob
 from .intrinsics_source import CameraChoice, IntrinsicsSource

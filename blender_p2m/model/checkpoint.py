@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..batch.atomic_files import atomic_path
+from ..atomic_files import atomic_path
 from ..errors import P2MError
 from .config import ModelConfig
 from .network import Pixel2Mesh
@@ -40,7 +40,7 @@ def checkpoint_dict(model: Pixel2Mesh, metadata: dict | None = None, half: bool 
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save through the batch's atomic writer (temporary file, fsync, rename).
+    """torch.save through the shared atomic writer (temporary file, fsync, rename).
 
     A reader (or a resumed run) sees either the old file or the complete new one, never
     half a file, even if the process is killed during the write.
