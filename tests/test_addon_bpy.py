@@ -18,8 +18,9 @@ import addon_utils  # noqa: E402  (comes with bpy)
 from bpy_extras.object_utils import world_to_camera_view  # noqa: E402
 from mathutils import Euler, Vector  # noqa: E402
 
-from blender_p2m.addon import camera as camera_math  # noqa: E402
-from blender_p2m.addon import operators, scene_mesh, torch_setup  # noqa: E402
+from blender_p2m.blender import camera as camera_math  # noqa: E402
+from blender_p2m.blender import mesh_object  # noqa: E402
+from blender_p2m.addon import operators, torch_setup  # noqa: E402
 from blender_p2m.errors import P2MError  # noqa: E402
 from blender_p2m.intrinsics import Intrinsics  # noqa: E402
 
@@ -421,7 +422,7 @@ def test_camera_background_source_with_flip(scene):
 
 
 def test_image_pixels_are_read_top_down(scene):
-    from blender_p2m.addon.image_input import image_to_rgba
+    from blender_p2m.blender.image import image_to_rgba
 
     rgba = np.zeros((6, 8, 4), np.float32)
     rgba[0, :, 0] = 1.0                                # top row red
@@ -610,7 +611,7 @@ def test_failure_while_building_removes_everything(scene, monkeypatch):
     def broken_material(name, image):
         raise P2MError("material could not be made")
 
-    monkeypatch.setattr(scene_mesh, "_image_material", broken_material)
+    monkeypatch.setattr(mesh_object, "_image_material", broken_material)
     before = counts()
     with pytest.raises(RuntimeError, match="material could not be made"):
         reconstruct_like_a_click()

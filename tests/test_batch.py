@@ -483,7 +483,7 @@ def test_blend_preview_and_combined_outputs(tmp_path, tiny_checkpoint):
     scene.view_layers[0].update()              # matrix_world is evaluated data, not saved (4.1+)
     try:
         assert (scene.render.resolution_x, scene.render.resolution_y) == (96, 72)
-        from blender_p2m.addon.camera import intrinsics_from_camera
+        from blender_p2m.blender.camera import intrinsics_from_camera
 
         intr = intrinsics_from_camera(scene.camera, scene)
         assert intr.fx == pytest.approx(300) and intr.cx == pytest.approx(48)
@@ -514,7 +514,7 @@ def test_camera_from_a_blend_file(tmp_path, tiny_checkpoint):
     bpy = pytest.importorskip("bpy")
     from mathutils import Matrix
 
-    from blender_p2m.addon.camera import intrinsics_from_camera
+    from blender_p2m.blender.camera import intrinsics_from_camera
     from blender_p2m.batch.intrinsics_source import camera_from_blend
 
     scene = bpy.data.scenes.new("shot")

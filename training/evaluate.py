@@ -76,15 +76,16 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
         predict: callable(sample dict of `dataset`) -> (vertices (V, 3), faces (F, 3)) numpy,
             camera frame; `model_predictor(model)` for a network.
     """
-    from .mesh_render import CameraFrameRenderer, quiet_stdout, restore_stdout, rotate_about
+    from blender_p2m.blender.quiet import quiet_blender_output
+
+    from .mesh_render import CameraFrameRenderer, rotate_about
 
     picks, seen = [], {}
     for i, cat in enumerate(dataset.categories):
         if seen.get(cat, 0) < per_category and dataset.samples[i][1] == 0:
             picks.append(i)
             seen[cat] = seen.get(cat, 0) + 1
-    saved = quiet_stdout()
-    try:
+    with quiet_blender_output():
         renderer = CameraFrameRenderer(224)
         rows = []
         for i in picks:
@@ -100,8 +101,6 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
                      renderer.render(rotate_about(pv, centre, 60), pf, K),
                      renderer.render(rotate_about(gv, centre, 60), gf, K, colour=(0.45, 0.6, 0.8))]
             rows.append((dataset.categories[i], tiles))
-    finally:
-        restore_stdout(saved)
     s = 224
     grid = Image.new("RGB", (4 * s + 110, len(rows) * s + 24), "white")
     draw = ImageDraw.Draw(grid)

@@ -186,7 +186,7 @@ class BatchRunner:
         self.progress.report(item.job.name, f"done in {seconds:.2f} s ({len(vertices)} vertices)")
 
     def _scene_content(self, item: LoadedImage, vertices, faces, intrinsics):
-        from .blend_scene import SceneContent     # no bpy import: just the description
+        from ..blender.scene import SceneContent     # no bpy import: just the description
 
         props = {"p2m_source_image": str(item.job.source), "p2m_weights": str(self.model.weights_path),
                  "p2m_stage": self.settings.stage, "p2m_crop": self.settings.crop or "none"}
@@ -224,7 +224,8 @@ class BatchRunner:
         return self.outputs.files_for(name)
 
     def _write_scene_files(self, item: LoadedImage, content, blend_path, preview_path) -> list[Path]:
-        from .blend_scene import build_scene, remove_datablocks, write_blend
+        from ..blender.blend_file import write_blend
+        from ..blender.scene import build_scene, remove_datablocks
         from .preview import write_preview
 
         built = build_scene(content)
@@ -245,7 +246,8 @@ class BatchRunner:
         return written
 
     def _write_combined(self) -> None:
-        from .blend_scene import build_scene, remove_datablocks, write_blend
+        from ..blender.blend_file import write_blend
+        from ..blender.scene import build_scene, remove_datablocks
 
         built = []
         path = self.outputs.combined_path

@@ -116,8 +116,9 @@ def _init_worker(config: dict) -> None:
     global _renderer, _config, _init_error
     _config = config
     if config.get("quiet", True):   # Blender prints a line per render
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
+        from blender_p2m.blender.quiet import silence_stdout_for_good
+
+        silence_stdout_for_good()
     sys.path[:] = _without_bpy_internal_paths(sys.path)
     try:
         from .render import Renderer

@@ -46,7 +46,7 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Nothing in the file runs (a .blend's Python drivers or scripts), whatever Blender's
     auto-run setting says."""
-    from blender_p2m.batch.intrinsics_source import python_scripts_disabled
+    from blender_p2m.blender.blend_file import python_scripts_disabled
 
     with python_scripts_disabled():
         return _load_mesh(Path(path))

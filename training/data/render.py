@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
+from blender_p2m.blender.camera import set_camera_from_intrinsics
+from blender_p2m.blender.mesh_object import replace_object, triangle_mesh
+from blender_p2m.intrinsics import Intrinsics
+
 from .views import View
 
 
@@ -56,8 +59,6 @@ class Renderer:
         scene.view_settings.view_transform = "Standard"
 
         camera_data = bpy.data.cameras.new("p2m_camera")
-        camera_data.sensor_fit = "HORIZONTAL"
-        camera_data.sensor_width = SENSOR_WIDTH_MM
         camera_data.clip_start = 0.01
         camera_data.clip_end = 100.0
         self.camera = bpy.data.objects.new("p2m_camera", camera_data)
@@ -82,9 +83,9 @@ class Renderer:
 
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         """Replace the object (world coordinates, Z up)."""
-        mesh = mesh_from_arrays(self.bpy, "p2m_object", vertices, faces)
+        mesh = triangle_mesh("p2m_object", vertices, faces, repair=True)
         mesh.materials.append(self.material)
-        self.object = replace_object(self.bpy, self.scene, self.object, "p2m_object", mesh)
+        self.object = replace_object(self.scene, self.object, "p2m_object", mesh)
 
     def randomise_appearance(self, rng: np.random.Generator) -> dict:
         """Random base colour, roughness, sun direction and strength; returns what was drawn."""
@@ -111,6 +112,7 @@ class Renderer:
         from mathutils import Matrix
 
         self.camera.matrix_world = Matrix(np.linalg.inv(view.world_to_camera).tolist())
-        apply_intrinsics(self.camera.data, view.fx, view.cx, view.cy, self.image_size)
+        set_camera_from_intrinsics(self.camera.data, self.scene, Intrinsics(
+            view.fx, view.fy, view.cx, view.cy, self.image_size, self.image_size))
         self.scene.render.filepath = str(path)
         self.bpy.ops.render.render(write_still=True)
