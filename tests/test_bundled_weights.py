@@ -16,7 +16,7 @@ CASES = Path(__file__).parent / "data" / "weights_case"
 # F-score(tau) floors on committed held-out test views. Measured with the bundled weights:
 # sofa 24.3, cabinet 37.3; the initial ellipsoid (no learning) scores 9.9 and 9.0.
 # (The first test object of each category of the 300-per-category build the weights were
-# trained on; `python -m training.export_examples ... --gt-points 4000` made the files.)
+# trained on; `python -m training.diagnostics.export_examples ... --gt-points 4000` made the files.)
 FLOORS = {"sofa_0009_view0": 20.0, "cabinet_0001_view1": 32.0}
 ELLIPSOID = {"sofa_0009_view0": 9.9, "cabinet_0001_view1": 9.0}
 MAX_BYTES = 25 * 1024 * 1024

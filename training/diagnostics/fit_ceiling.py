@@ -1,4 +1,4 @@
-"""python -m training.fit_ceiling --data DIR [--split test] [--objects-per-category 2] [--losses training chamfer]
+"""python -m training.diagnostics.fit_ceiling --data DIR [--split test] [--objects-per-category 2] [--losses training chamfer]
 
 What the template and the training objective allow, with no network in the way: the
 ellipsoid's vertices are fitted directly to each view's ground truth by gradient descent on
@@ -27,9 +27,9 @@ from blender_p2m.errors import P2MError
 from blender_p2m.model.config import get_config
 from blender_p2m.model.network import Pixel2Mesh, StageOutput, unpool
 
-from .data.dataset import P2MDataset, _meta, camera_frame_surface
-from .losses import LossWeights, pixel2mesh_loss
-from .metrics import MetricAccumulator, point_metrics, sample_surface
+from ..data.dataset import P2MDataset, _meta, camera_frame_surface
+from ..losses import LossWeights, pixel2mesh_loss
+from ..metrics import MetricAccumulator, point_metrics, sample_surface
 
 LOSS_SETS = {
     "training": LossWeights(),
@@ -126,7 +126,7 @@ def fit_ceiling(template: TemplateFit, data: Path, split: str, objects_per_categ
 
 def draw_grid(template: TemplateFit, data: Path, split: str, meshes: dict[str, np.ndarray], path: Path) -> None:
     """evaluate's grid (input | mesh | turned 60 degrees | ground truth) with fitted meshes."""
-    from .evaluate import make_grid
+    from ..evaluate import make_grid
 
     faces = template.faces[-1].numpy()
     dataset = P2MDataset(data, split, template.input_size, points=None, max_per_category=1)
@@ -136,7 +136,7 @@ def draw_grid(template: TemplateFit, data: Path, split: str, meshes: dict[str, n
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.fit_ceiling", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.fit_ceiling", description=__doc__.splitlines()[2])
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--objects-per-category", type=int, default=2, help="first N objects of each category (view 0)")
