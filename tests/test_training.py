@@ -179,7 +179,7 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     # The model card is written from these artefacts: its numbers are the evaluation's, its
     # commands are the run's, and a second evaluation fills the 512 px section.
     card = tmp_path / "MODEL_CARD.md"
-    r = subprocess.run([PY, "-m", "training.model_card", "--weights", out, "--eval", ev / "eval.json",
+    r = subprocess.run([PY, "-m", "training.diagnostics.model_card", "--weights", out, "--eval", ev / "eval.json",
                         "--eval-512", ev_train / "eval.json", "--run", run, "--data", small_dataset, "-o", card],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -193,17 +193,17 @@ def test_export_and_evaluate(small_dataset, tmp_path):
     assert "configuration **tiny**" in text and "float16" in text
     # Comparing weights pairs the views: the weights against themselves differ by exactly 0 and
     # score what the evaluation scored; objects another build trained on are left out.
-    from training.compare import compare
+    from training.diagnostics.compare import compare
     same = compare([out, out], small_dataset, "test")
     assert same["views"] == result["samples"] and same["paired_f_tau_difference"]["mean"] == 0
     assert same["class_mean"][0]["f_tau"] == pytest.approx(cm["f_tau"], abs=1e-4)
     first_views = compare([out, out], small_dataset, "test", views_per_object=1)
     assert first_views["views"] == len({oid for oid, _ in P2MDataset(small_dataset, "test", 64, None).samples})
-    r = subprocess.run([PY, "-m", "training.compare", "--weights", out, out, "--data", small_dataset],
+    r = subprocess.run([PY, "-m", "training.diagnostics.compare", "--weights", out, out, "--data", small_dataset],
                        cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0 and "B - A: +0.00 (standard error 0.00)" in r.stdout, r.stdout + r.stderr
     assert f"| {cm['f_tau']:.2f} | {cm['f_2tau']:.2f} | {cm['cd']:.3f} |" in r.stdout
-    r = subprocess.run([PY, "-m", "training.compare", "--weights", out, out, "--data", small_dataset,
+    r = subprocess.run([PY, "-m", "training.diagnostics.compare", "--weights", out, out, "--data", small_dataset,
                         "--split", "train", "--unseen-by", small_dataset], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and "every object is in the training split" in r.stderr and "Traceback" not in r.stderr
 
@@ -277,7 +277,7 @@ def test_learning_rate_schedule_of_the_compact_recipe_and_older_configs():
 
 
 def test_metric_ceiling_of_the_vertex_metric(small_dataset):
-    from training.metric_ceiling import ceiling
+    from training.diagnostics.metric_ceiling import ceiling
 
     dense, sparse = ceiling(small_dataset, "test", 2466), ceiling(small_dataset, "test", 100)
     assert len(dense) == len(sparse) > 0
@@ -291,7 +291,7 @@ def test_template_fitted_directly_to_the_ground_truth(small_dataset, capsys, tmp
     """The fit ceiling: the network's template and loss, optimised per object with no network."""
     from PIL import Image
     from training.data.dataset import _meta, camera_frame_surface, read_dataset_json
-    from training.fit_ceiling import LOSS_SETS, TemplateFit, fit, main
+    from training.diagnostics.fit_ceiling import LOSS_SETS, TemplateFit, fit, main
     from training.losses.edge import edge_length_loss
 
     oid = read_dataset_json(small_dataset)["splits"]["test"][0]
@@ -322,29 +322,40 @@ def test_template_fitted_directly_to_the_ground_truth(small_dataset, capsys, tmp
     assert "not a blender-p2m dataset" in capsys.readouterr().err
 
 
-def test_training_curves_draw_every_series_with_its_legend_outside_the_plot(tmp_path):
+def test_training_curves_plot_the_logged_data_with_legends_under_the_plots(tmp_path):
     from PIL import Image
-    from training.plot import COLOURS, plot_training_curves
-    records = [{"kind": "train", "step": s, "loss": 1.0 / s, "chamfer": 0.5 / s} for s in range(10, 1000, 10)]
-    records += [{"kind": "val", "step": s, "f_tau": 20 + s / 100, "f_2tau": 30 + s / 100} for s in range(100, 1000, 100)]
+
+    from training.plot import plot_training_curves, training_curves_figure
+
+    train_steps, val_steps = list(range(10, 1000, 10)), list(range(100, 1000, 100))
+    records = [{"kind": "train", "step": s, "loss": 1.0 / s, "chamfer": 0.5 / s} for s in train_steps]
+    records += [{"kind": "val", "step": s, "f_tau": 20 + s / 100, "f_2tau": 30 + s / 100, "cd": 2.0} for s in val_steps]
+    records += [{"kind": "val", "step": 1000, "f_tau": None}, {"step": 5, "loss": 9.0}]   # skipped
+    figure = training_curves_figure(records)
+    losses, scores = figure.axes
+    drawn = {axes: {line.get_label(): line for line in axes.get_lines()} for axes in (losses, scores)}
+    # Exactly the logged series (no term that was not logged, no CD), each with its data.
+    assert set(drawn[losses]) == {"loss", "chamfer"} and set(drawn[scores]) == {"f_tau", "f_2tau"}
+    np.testing.assert_array_equal(drawn[losses]["loss"].get_xdata(), train_steps)
+    np.testing.assert_allclose(drawn[losses]["chamfer"].get_ydata(), [0.5 / s for s in train_steps])
+    np.testing.assert_array_equal(drawn[scores]["f_tau"].get_xdata(), val_steps)
+    np.testing.assert_allclose(drawn[scores]["f_2tau"].get_ydata(), [30 + s / 100 for s in val_steps])
+    assert losses.get_yscale() == "log" and scores.get_yscale() == "linear"
+    # Each legend names its panel's curves and lies wholly under its plot, hiding none of them.
+    figure.draw_without_rendering()
+    for axes in (losses, scores):
+        legend = axes.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == list(drawn[axes])
+        assert legend.get_window_extent().y1 < axes.get_window_extent().y0
     path = tmp_path / "curves.png"
     plot_training_curves(records, path)
-    img = np.asarray(Image.open(path).convert("RGB"))
-    plot_area, legend_row = img[30:380], img[395:420]
-
-    def has(region, colour):
-        return bool((np.abs(region.astype(int) - colour).sum(axis=-1) == 0).any())
-    # Loss panel: loss and chamfer (colours 0, 1); validation panel: f_tau and f_2tau (0, 1).
-    for colour in COLOURS[:2]:
-        assert has(plot_area[:, 60:480], colour) and has(legend_row[:, 60:480], colour)
-        assert has(plot_area[:, 560:980], colour) and has(legend_row[:, 560:980], colour)
-    assert not has(img, COLOURS[2])              # no series that was not logged
+    assert Image.open(path).size == (1000, 440) and [p.name for p in tmp_path.iterdir()] == ["curves.png"]
 
 
 def test_run_hours_count_every_process_of_a_torchrun_run(tmp_path):
     # Windows log samples/s over all processes: 10 steps of batch 2 on 2 processes at
     # 16 samples/s took 10 x 4 / 16 = 2.5 s, then 10 more at 8 samples/s took 5 s.
-    from training.model_card import run_hours
+    from training.diagnostics.model_card import run_hours
     (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in [
         {"kind": "train", "step": 10, "samples_per_s": 16.0}, {"kind": "val", "step": 10, "f_tau": 1.0},
         {"kind": "train", "step": 20, "samples_per_s": 8.0}]) + "\n")

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from blender_p2m.batch.progress import format_duration
+from blender_p2m.errors import P2MError
 
-from ..progress import Progress
 from .convention import DataConvention
 from .surface import normalise, sample_surface
 from .views import sample_views
@@ -190,17 +190,17 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
         cats = list(categories or CATEGORIES)
         unknown = set(cats) - set(CATEGORIES)
         if unknown:
-            raise SystemExit(f"error: unknown categories {sorted(unknown)}; choose from {', '.join(CATEGORIES)}")
+            raise P2MError(f"unknown categories {sorted(unknown)}; choose from {', '.join(CATEGORIES)}")
         specs = procedural_specs(cats, per_category, seed)
     else:
         mesh_dir = Path(source)
         if not mesh_dir.is_dir():
-            raise SystemExit(f"error: --source must be 'procedural' or a folder of meshes; {source} is neither")
+            raise P2MError(f"--source must be 'procedural' or a folder of meshes; {source} is neither")
         specs = folder_specs(mesh_dir, seed)
         if categories:
             specs = [s for s in specs if s.category in categories]
         if not specs:
-            raise SystemExit(f"error: no mesh files found under {mesh_dir}")
+            raise P2MError(f"no mesh files found under {mesh_dir}")
     if only_split:
         specs = [s for s in specs if s.split == only_split]
     params = {"source": source, "views": views, "seed": seed, "engine": engine,
@@ -212,8 +212,8 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     if params_path.exists():
         old = json.loads(params_path.read_text())
         if old != params:
-            raise SystemExit(f"error: {out} was built with other parameters ({old}); "
-                             f"use a new --out folder or the same parameters to resume")
+            raise P2MError(f"{out} was built with other parameters ({old}); "
+                           f"use a new --out folder or the same parameters to resume")
     else:
         _atomic_write_text(params_path, json.dumps(params, indent=2))
 
@@ -222,18 +222,16 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     start = time.monotonic()
     results = []
     already = sum((out / "objects" / s.object_id / "meta.json").exists() for s in specs)
-    progress = Progress(len(specs), "[build]", "objects", start_done=already)
-    done_count = already
+    progress = tqdm(total=len(specs), initial=already, desc="[build]", unit="object", mininterval=1.0)
     todo = [s.to_dict() for s in specs if not (out / "objects" / s.object_id / "meta.json").exists()]
     ctx = mp.get_context("spawn")
     with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(config,)) as pool:
         for result in pool.imap_unordered(build_object, todo, chunksize=1):
             if result["status"] == "worker_error":
                 pool.terminate()
-                raise SystemExit(f"error: a render worker could not start Blender: {result['reason']}")
+                raise P2MError(f"a render worker could not start Blender: {result['reason']}")
             results.append(result)
-            done_count += 1
-            progress.update(done_count)
+            progress.update(1)
     progress.close()
     elapsed = time.monotonic() - start
     built_views = sum(r.get("views", 0) for r in results if r["status"] == "built")
@@ -247,7 +245,7 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     rate = built_views / elapsed if elapsed > 0 else 0.0
     print(f"[build] {summary['counts']['total_objects']} objects, {summary['counts']['total_views']} views "
           f"in {out} ({len(skipped)} skipped, see report.json); this run rendered {built_views} views "
-          f"in {format_duration(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
+          f"in {tqdm.format_interval(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
     return summary
 
 
