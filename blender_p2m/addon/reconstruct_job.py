@@ -16,9 +16,6 @@ from ..intrinsics import Intrinsics
 from . import image_input, placement, worker
 from .prefs import get_preferences
 
-# Image and render must have the same aspect ratio within this fraction (as the API requires).
-ASPECT_TOLERANCE = 0.01
-
 
 @dataclass(frozen=True)
 class ReconstructPlan:
@@ -33,9 +30,10 @@ class ReconstructPlan:
 
 
 def check_aspect(width: int, height: int, intr: Intrinsics, camera_name: str) -> None:
-    """The image must show what the camera renders: the same aspect ratio."""
+    """The image must show what the camera renders: the same aspect ratio (the API's rule,
+    checked here first to name the render settings that fix it)."""
     image_aspect, render_aspect = width / height, intr.width / intr.height
-    if abs(image_aspect - render_aspect) > ASPECT_TOLERANCE * image_aspect:
+    if not intr.has_aspect_of(width, height):
         raise P2MError(
             f"The image is {width}x{height} (aspect {image_aspect:.3f}) but camera "
             f"'{camera_name}' renders {intr.width}x{intr.height} (aspect {render_aspect:.3f}), so "

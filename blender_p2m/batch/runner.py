@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import write_bytes
 from ..errors import P2MError
 from ..image_io import exif_orientation, orient_intrinsics
+from ..stage_names import STAGE_NAMES
 from . import mesh_files
-from ..atomic_files import write_bytes
 from .image_reader import read_image
 from .inputs import ImageJob
 from .intrinsics_source import CameraChoice, IntrinsicsSource
@@ -35,7 +36,7 @@ from .summary import ImageRecord
 @dataclass(frozen=True)
 class BatchSettings:
     outputs: OutputPlan
-    stage: str = "fine"
+    stage: str = STAGE_NAMES[-1]
     crop: str | None = None
     batch_size: int = 8
     overwrite: bool = False
@@ -186,7 +187,7 @@ class BatchRunner:
         self.progress.report(item.job.name, f"done in {seconds:.2f} s ({len(vertices)} vertices)")
 
     def _scene_content(self, item: LoadedImage, vertices, faces, intrinsics):
-        from ..blender.scene import SceneContent     # no bpy import: just the description
+        from ..blender.scene import SceneContent  # no bpy import: just the description
 
         props = {"p2m_source_image": str(item.job.source), "p2m_weights": str(self.model.weights_path),
                  "p2m_stage": self.settings.stage, "p2m_crop": self.settings.crop or "none"}
