@@ -116,7 +116,7 @@ def remove_datablocks(datablocks: list) -> None:
     alive = []
     for block in datablocks:
         try:
-            block.name                              # raises ReferenceError once removed
+            _ = block.name                          # raises ReferenceError once removed
             alive.append(block)
         except ReferenceError:
             pass

@@ -20,7 +20,6 @@ from blender_p2m.intrinsics import Intrinsics
 from .views import View
 
 
-
 class Renderer:
     """Owns a minimal Blender scene: camera, sun, world, one material and one object slot."""
 

@@ -32,7 +32,7 @@ def run_hours(run: Path, run_config: dict) -> tuple[float, int]:
     A window logs samples/s over all processes (batch x world size per step), so its steps
     took steps x batch x world size / samples_per_s seconds.
     """
-    records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l.strip()]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     train = [r for r in records if r["kind"] == "train"]
     if not train:
         return 0.0, 0
