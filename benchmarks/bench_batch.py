@@ -100,7 +100,7 @@ def main() -> None:
             began = time.perf_counter()
             result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
             wall = time.perf_counter() - began
-            line = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")]
+            line = [text for text in result.stdout.splitlines() if text.startswith("RESULT ")]
             if result.returncode != 0 or not line:
                 print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
                 raise SystemExit(f"run {k} failed")

@@ -118,8 +118,8 @@ def main() -> None:
         weights, weights_label = choose_weights(args, Path(tmp))
         assert "torch" not in sys.modules
         t0 = time.perf_counter()
-        import bpy
         import addon_utils  # noqa: E402  (importable once bpy is)
+        import bpy
         t_bpy = time.perf_counter() - t0
         addon_utils.enable("blender_p2m", default_set=True)
         prefs = bpy.context.preferences.addons["blender_p2m"].preferences

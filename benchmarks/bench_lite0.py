@@ -69,12 +69,12 @@ def main() -> None:
                     fn(x)
             gflops = counter.get_total_flops() / args.batch / 1e9
 
-            def forward():
+            def forward(fn=fn, x=x):
                 with torch.no_grad():
                     encoder.eval(), head.eval()
                     fn(x)
 
-            def forward_backward():
+            def forward_backward(fn=fn, x=x):
                 encoder.train(), head.train()
                 fn(x).backward()
 

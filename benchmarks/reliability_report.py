@@ -167,8 +167,9 @@ def corpus_rows(weights: Path, work: Path, log) -> list[Row]:
 
 
 def measured_rows(weights: Path, work: Path, soak_images: int, log) -> list[Row]:
-    import bad_inputs as corpus
     import soak_batch
+
+    import bad_inputs as corpus
 
     clicks = corpus.click_soak(weights, work / "clicks", clicks=100)
     rss = clicks["rss_mb"]

@@ -20,13 +20,18 @@ __version__ = "0.1.0"
 
 
 def register():
-    """Register the Blender UI (imports bpy only now)."""
+    """Register the Blender UI and, on Blender 4.2+, the `blender -c pixel2mesh` command
+    (imports bpy only now). The two are siblings: this entry point joins them."""
     from .addon import register as register_addon
+    from .batch import cli_command
 
     register_addon()
+    cli_command.register()
 
 
 def unregister():
     from .addon import unregister as unregister_addon
+    from .batch import cli_command
 
+    cli_command.unregister()
     unregister_addon()

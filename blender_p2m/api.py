@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,13 +25,13 @@ from .image_io import exif_orientation, orient_intrinsics, to_rgba
 from .intrinsics import Intrinsics
 from .model.checkpoint import load_checkpoint
 from .model.network import Pixel2Mesh
-from .model.preprocess import Prepared, check_intrinsics, prepare
+from .model.preprocess import Prepared, prepare
+from .stage_names import STAGE_NAMES
 
-__all__ = ["Intrinsics", "P2MError", "Reconstruction", "Pixel2MeshModel", "load_model",
+__all__ = ["Intrinsics", "P2MError", "Reconstruction", "LoadedModel", "load_model",
            "bundled_weights_path", "available_devices", "STAGE_NAMES"]
 
 BUNDLED_WEIGHTS_NAME = "pixel2mesh_compact.pt"
-STAGE_NAMES = ("coarse", "medium", "fine")
 
 
 def bundled_weights_path() -> Path | None:
@@ -94,7 +94,7 @@ class Reconstruction:
         return self.stages[-1][1]
 
     def stage(self, which: int | str) -> tuple[np.ndarray, np.ndarray]:
-        """(vertices, faces) of a stage by index or name ("coarse", "medium", "fine")."""
+        """(vertices, faces) of a stage by index or by name (STAGE_NAMES)."""
         if isinstance(which, str):
             if which not in STAGE_NAMES:
                 raise P2MError(f"Unknown stage {which!r}: use one of {', '.join(STAGE_NAMES)}.")
@@ -102,8 +102,9 @@ class Reconstruction:
         return self.stages[which]
 
 
-class Pixel2MeshModel:
-    """A loaded network on a device, with the preprocessing that makes any image fit it."""
+class LoadedModel:
+    """What load_model() returns: a Pixel2Mesh network (`.network`, an nn.Module) loaded on a
+    device, with the preprocessing that makes any image fit it and the checkpoint's metadata."""
 
     def __init__(self, network: Pixel2Mesh, device: torch.device, metadata: dict, weights_path: str):
         self.network = network.to(device).eval()
@@ -119,7 +120,7 @@ class Pixel2MeshModel:
         if intrinsics is not None:
             intrinsics = orient_intrinsics(intrinsics, exif_orientation(image), w, h)
         # The intrinsics actually used: validated, and rescaled when given for a resized copy.
-        used = Intrinsics.default(w, h) if intrinsics is None else check_intrinsics(intrinsics, w, h)
+        used = Intrinsics.default(w, h) if intrinsics is None else intrinsics.for_image(w, h)
         prepared = prepare(rgba, used, self.config.input_size, crop)
         return prepared, used
 
@@ -167,7 +168,7 @@ class Pixel2MeshModel:
         return results
 
 
-def load_model(weights: str | os.PathLike | None = None, device: str = "auto") -> Pixel2MeshModel:
+def load_model(weights: str | os.PathLike | None = None, device: str = "auto") -> LoadedModel:
     """Load a checkpoint (None = the bundled weights) onto a device ("auto", "cpu", "cuda")."""
     if weights is None:
         weights = bundled_weights_path()
@@ -177,4 +178,4 @@ def load_model(weights: str | os.PathLike | None = None, device: str = "auto") -
                            f"a weights file.")
     dev = resolve_device(device)
     network, metadata = load_checkpoint(weights)
-    return Pixel2MeshModel(network, dev, metadata, str(weights))
+    return LoadedModel(network, dev, metadata, str(weights))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import P2MError
+from .intrinsics import Intrinsics
 
 # Refuse images larger than this before decoding them (a 30000 x 30000 "bomb" would need
 # 3.6 GB as float RGBA). 64 megapixels covers every camera in common use.
@@ -282,19 +283,16 @@ def orient_intrinsics(intr, orientation: int, width: int, height: int):
     turn (orientations 5-8) of a non-square image, intrinsics whose aspect ratio is the
     *stored* grid's (e.g. 4032 x 3024 for a photo displayed 3024 x 4032: calibrated on the
     sensor's frames) are turned with the image: the principal point moves with the pixels
-    and fx, fy swap. Anything else is returned as given (and checked by check_intrinsics).
+    and fx, fy swap. Anything else is returned as given (and checked by Intrinsics.for_image).
     """
     if intr is None or orientation not in QUARTER_TURNS or width == height:
         return intr
     stored_w, stored_h = height, width
     try:
-        aspect = intr.width / intr.height
-    except (TypeError, ZeroDivisionError):
+        if intr.has_aspect_of(width, height) or not intr.has_aspect_of(stored_w, stored_h):
+            return intr                   # already for the displayed image, or for neither (reported later)
+    except (TypeError, ZeroDivisionError, AttributeError):
         return intr
-    if abs(aspect - width / height) <= 0.01 * width / height:
-        return intr                                              # already for the displayed image
-    if abs(aspect - stored_w / stored_h) > 0.01 * stored_w / stored_h:
-        return intr                                              # for neither: reported later
-    s = stored_w / intr.width                                    # a resized copy of the stored grid
-    cx, cy = stored_to_displayed(orientation, intr.cx * s, intr.cy * s, stored_w, stored_h)
-    return type(intr)(intr.fy * s, intr.fx * s, cx, cy, width, height)
+    stored = intr.resized_to(stored_w, stored_h)                 # a resized copy of the stored grid
+    cx, cy = stored_to_displayed(orientation, stored.cx, stored.cy, stored_w, stored_h)
+    return Intrinsics(stored.fy, stored.fx, cx, cy, width, height)

@@ -21,7 +21,6 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
 from blender_gui_session import run_gui_driver  # noqa: E402
-
 from blender_p2m.api import bundled_weights_path  # noqa: E402
 
 

@@ -743,8 +743,8 @@ class AddonRunner:
     mesh), which must be unchanged afterwards."""
 
     def __init__(self, weights: Path):
+        import addon_utils  # comes with bpy
         import bpy
-        import addon_utils                                  # comes with bpy
 
         self.weights = str(weights)
         self.enabled_here = "blender_p2m" not in bpy.context.preferences.addons
@@ -754,8 +754,8 @@ class AddonRunner:
 
     def close(self) -> None:
         """Leave Blender as found: the test file emptied, the add-on disabled if enabled here."""
-        import bpy
         import addon_utils
+        import bpy
 
         for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials,
                            bpy.data.cameras, bpy.data.images):

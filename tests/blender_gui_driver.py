@@ -266,6 +266,14 @@ def screenshot():
     RESULT["sidebar"] = {"x": sidebar.x, "y": sidebar.y, "width": sidebar.width,
                          "height": sidebar.height, "window_height": window.height}
     RESULT["viewport"] = {"x": main.x, "y": main.y, "width": main.width, "height": main.height}
+    RESULT["area"] = {"x": area.x, "y": area.y, "width": area.width, "height": area.height}
+    obj = bpy.data.objects.get(SETTINGS.get("object_name", "Ball"))
+    if obj is not None:                 # where the new mesh's vertices land in the window
+        from bpy_extras.view3d_utils import location_3d_to_region_2d
+
+        rv3d = area.spaces.active.region_3d
+        points = (location_3d_to_region_2d(main, rv3d, obj.matrix_world @ v.co) for v in obj.data.vertices)
+        RESULT["mesh_in_window"] = [[main.x + p.x, main.y + p.y] for p in points if p is not None]
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "result.blend"), copy=True)
     log("screenshot and .blend saved")
     return 0.5, True

@@ -80,34 +80,56 @@ def test_saved_blend_has_the_mesh(gui_run):
     assert b"Ball" in blend.read_bytes()
 
 
-@pytest.mark.parametrize("name", ["addon_screenshot.png", "addon_progress.png"])
-def test_screenshots_show_the_panel(gui_run, name):
+def _screenshots():
     from PIL import Image
 
-    pixels = np.asarray(Image.open(ARTIFACTS / name).convert("RGB"), dtype=np.float32)
-    assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
-    assert pixels.std() > 20, "the screenshot is blank"
-    side = gui_run["sidebar"]                          # region box, origin bottom-left
-    top = side["window_height"] - side["y"] - side["height"]
-    panel = pixels[top:top + 400, side["x"]:side["x"] + side["width"]]
-    assert panel.std() > 15, "the sidebar region is empty"
+    return [np.asarray(Image.open(ARTIFACTS / name).convert("RGB"), dtype=np.float32)
+            for name in ("addon_progress.png", "addon_screenshot.png")]
 
 
-def _box(pixels, region, window_height, half=20):
-    """Pixels around the centre of a region (region boxes have their origin bottom-left)."""
-    cx = region["x"] + region["width"] // 2
-    cy = window_height - (region["y"] + region["height"] // 2)
-    return pixels[cy - half:cy + half, cx - half:cx + half]
+def _rows_cols(box, window_height):
+    """Pixel rows and columns of a region box (Blender's origin is the bottom-left corner)."""
+    top = window_height - box["y"] - box["height"]
+    return slice(top, top + box["height"]), slice(box["x"], box["x"] + box["width"])
 
 
-def test_screenshot_shows_the_new_mesh_over_the_image(gui_run):
-    """Through the camera, the image (orange) is behind; the new grey mesh covers its centre."""
-    from PIL import Image
+def test_the_panel_region_is_there_and_redrawn(gui_run):
+    """The sidebar is open at the right edge of the 3D View and shows the panel: it holds
+    drawn content, which changed from the progress line to the result between the shots."""
+    before, after = _screenshots()
+    assert before.shape[:2] == after.shape[:2] == (WINDOW[1], WINDOW[0])
+    side, area = gui_run["sidebar"], gui_run["area"]
+    assert side["width"] > 150 and side["height"] > 300
+    assert side["x"] + side["width"] == area["x"] + area["width"]         # docked on the right
+    rows, cols = _rows_cols(side, side["window_height"])
+    panel_before, panel_after = before[rows, cols][:400], after[rows, cols][:400]
+    assert panel_after.std() > 15, "the sidebar region is empty"
+    assert (np.abs(panel_after - panel_before).max(axis=-1) > 40).mean() > 0.005, "the panel did not redraw"
 
+
+def test_new_mesh_pixels_appear_where_the_mesh_projects(gui_run):
+    """Through the camera the picture (orange) was visible; after Reconstruct the grey mesh
+    covers it where the mesh's vertices project, and the view away from the mesh is unchanged."""
+    before, after = _screenshots()
     window_height = gui_run["sidebar"]["window_height"]
-    before, after = (np.asarray(Image.open(ARTIFACTS / name).convert("RGB"), dtype=np.float32)
-                     for name in ("addon_progress.png", "addon_screenshot.png"))
-    saturation = [np.ptp(_box(p, gui_run["viewport"], window_height), axis=-1).mean()
-                  for p in (before, after)]
-    assert saturation[0] > 100, "the image is not visible through the camera"
-    assert saturation[1] < 40, "no grey mesh in front of the image"
+    points = np.array(gui_run["mesh_in_window"])                          # (N, 2) window x, y
+    assert len(points) == gui_run["object"]["vertices"] == 2466
+    view_rows, view_cols = _rows_cols(gui_run["viewport"], window_height)
+    left_of_sidebar = gui_run["sidebar"]["x"]
+    cols = np.round(points[:, 0]).astype(int)
+    rows = window_height - 1 - np.round(points[:, 1]).astype(int)
+    visible = ((cols >= view_cols.start) & (cols < left_of_sidebar - 5) &
+               (rows >= view_rows.start + 80) & (rows < view_rows.stop))
+    assert visible.mean() > 0.95, "the mesh is not in the visible part of the view"
+    rows, cols = rows[visible], cols[visible]
+    on_picture = np.ptp(before[rows, cols], axis=-1) > 100               # orange ball before the click
+    assert on_picture.mean() > 0.3, "the mesh does not cover the picture"
+    now = after[rows[on_picture], cols[on_picture]]
+    assert (np.abs(now - before[rows[on_picture], cols[on_picture]]).max(axis=-1) > 30).mean() > 0.8
+    assert (np.ptp(now, axis=-1) < 40).mean() > 0.8, "no grey mesh where its vertices project"
+    # Away from the mesh (its box grown by 15 px), the view is as it was.
+    mask = np.zeros(after.shape[:2], bool)
+    mask[view_rows.start + 80:view_rows.stop, view_cols.start:left_of_sidebar - 5] = True
+    mask[rows.min() - 15:rows.max() + 16, cols.min() - 15:cols.max() + 16] = False
+    elsewhere = np.abs(after[mask] - before[mask]).max(axis=-1) > 30
+    assert elsewhere.mean() < 0.01

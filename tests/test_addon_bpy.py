@@ -18,8 +18,9 @@ import addon_utils  # noqa: E402  (comes with bpy)
 from bpy_extras.object_utils import world_to_camera_view  # noqa: E402
 from mathutils import Euler, Vector  # noqa: E402
 
-from blender_p2m.addon import camera as camera_math  # noqa: E402
-from blender_p2m.addon import operators, scene_mesh, torch_setup  # noqa: E402
+from blender_p2m.addon import operators, torch_setup  # noqa: E402
+from blender_p2m.blender import camera as camera_math  # noqa: E402
+from blender_p2m.blender import mesh_object  # noqa: E402
 from blender_p2m.errors import P2MError  # noqa: E402
 from blender_p2m.intrinsics import Intrinsics  # noqa: E402
 
@@ -127,6 +128,10 @@ def world_vertices(obj) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- registration
 def test_register_and_unregister_twice():
+    """Enabling registers the panel and, through the package's register(), the batch's
+    `blender -c pixel2mesh` command; disabling removes both."""
+    from blender_p2m.batch import cli_command
+
     was_enabled = ADDON in bpy.context.preferences.addons
     if was_enabled:
         addon_utils.disable(ADDON, default_set=True)
@@ -135,9 +140,11 @@ def test_register_and_unregister_twice():
         assert hasattr(bpy.types.Scene, "pixel2mesh")
         assert hasattr(bpy.ops.pixel2mesh, "reconstruct")
         assert ADDON in bpy.context.preferences.addons
+        assert cli_command._handle is not None
         addon_utils.disable(ADDON, default_set=True)
         assert not hasattr(bpy.types.Scene, "pixel2mesh")
         assert ADDON not in bpy.context.preferences.addons
+        assert cli_command._handle is None
     if was_enabled:
         addon_utils.enable(ADDON, default_set=True)
 
@@ -155,7 +162,7 @@ def test_registration_error_surfaces_and_rolls_back(monkeypatch):
         bl_label = "Broken"
 
     monkeypatch.setattr(addon_pkg.ui, "CLASSES", addon_pkg.ui.CLASSES + (P2M_OT_broken,))
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="invalid bl_idname"):
         addon_pkg.register()
     assert not hasattr(bpy.types.Scene, "pixel2mesh")
     assert not hasattr(bpy.types, "P2M_OT_reconstruct")
@@ -421,7 +428,7 @@ def test_camera_background_source_with_flip(scene):
 
 
 def test_image_pixels_are_read_top_down(scene):
-    from blender_p2m.addon.image_input import image_to_rgba
+    from blender_p2m.blender.image import image_to_rgba
 
     rgba = np.zeros((6, 8, 4), np.float32)
     rgba[0, :, 0] = 1.0                                # top row red
@@ -610,11 +617,29 @@ def test_failure_while_building_removes_everything(scene, monkeypatch):
     def broken_material(name, image):
         raise P2MError("material could not be made")
 
-    monkeypatch.setattr(scene_mesh, "_image_material", broken_material)
+    monkeypatch.setattr(mesh_object, "_image_material", broken_material)
     before = counts()
     with pytest.raises(RuntimeError, match="material could not be made"):
         reconstruct_like_a_click()
     assert counts() == before
+
+
+@pytest.mark.parametrize("image_height, fits", [(500, True), (496, True), (504, True), (494, False), (506, False)])
+def test_the_panel_and_the_api_apply_one_aspect_rule(image_height, fits):
+    """The panel refuses, before any work, exactly the images the API would refuse: one
+    tolerance (intrinsics.ASPECT_TOLERANCE, 1 %), two messages (the panel's names the fix)."""
+    from blender_p2m.addon.reconstruct_job import check_aspect
+
+    render = Intrinsics(800.0, 800.0, 500.0, 250.0, 1000, 500)       # a 2:1 render
+    outcomes = []
+    for check in (lambda: render.for_image(1000, image_height),
+                  lambda: check_aspect(1000, image_height, render, "Camera")):
+        try:
+            check()
+            outcomes.append(True)
+        except P2MError:
+            outcomes.append(False)
+    assert outcomes == [fits, fits]
 
 
 # ----------------------------------------------------------------------------- bundled weights
@@ -737,13 +762,22 @@ def test_site_packages_preference_adds_the_folder(addon, tmp_path):
 
 # ----------------------------------------------------------------------------- drawing
 class RecordingLayout:
-    """Stands in for UILayout in background mode: records what draw() asks for."""
+    """Stands in for UILayout in background mode: records what draw() asks for and, like
+    Blender, refuses a property the data does not have or an operator that does not exist."""
+
+    PROPERTY_CALLS = ("prop", "prop_enum", "prop_search", "props_enum", "template_ID")
 
     def __init__(self, log):
         self.log = log
 
     def __getattr__(self, name):
         def call(*args, **kwargs):
+            if name in self.PROPERTY_CALLS:
+                data, prop = args[0], args[1]
+                assert prop in data.bl_rna.properties, f"{name}: {data.bl_rna.identifier} has no property {prop!r}"
+            if name == "operator":
+                category, _, operator = args[0].partition(".")
+                getattr(getattr(bpy.ops, category), operator).get_rna_type()   # KeyError if unknown
             self.log.append((name, args, kwargs))
             if name in ("row", "column", "box", "split"):
                 return RecordingLayout(self.log)
@@ -783,8 +817,17 @@ def test_panel_and_preferences_draw_without_errors(scene, addon, running, monkey
     texts = " ".join(str(kw.get("text", "")) for _, _, kw in log)
     assert ("Esc to cancel" in texts) if running else ("Something went wrong" in texts)
     log.clear()
-    prefs_panel = type("Q", (), {"layout": RecordingLayout(log),
+    prefs_panel = type("Q", (), {"layout": RecordingLayout(log), "bl_rna": type(addon).bl_rna,
                                  "weights_path": addon.weights_path,
                                  "torch_site_packages": "", "torch_build": 'CPU'})()
     prefs_module.P2M_AP_preferences.draw(prefs_panel, _Context(scene))
-    assert any(name == "prop" for name, _, _ in log)
+    assert {args[1] for name, args, _ in log if name == "prop"} >= {"weights_path", "default_device"}
+
+
+def test_the_recording_layout_refuses_what_blender_would(scene):
+    layout = RecordingLayout([])
+    layout.prop(scene.pixel2mesh, "stage")
+    with pytest.raises(AssertionError, match="no property 'no_such_setting'"):
+        layout.prop(scene.pixel2mesh, "no_such_setting")
+    with pytest.raises(KeyError):
+        layout.operator("pixel2mesh.no_such_operator")

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from blender_p2m.errors import P2MError
-from training.data.backgrounds import (BackgroundMix, BackgroundSampler, composite_on_photo)
+from training.data.backgrounds import BackgroundMix, BackgroundSampler, composite_on_photo
 
 FIXTURES = Path(__file__).parent / "data" / "photos"
 PHOTOS = [FIXTURES / "rocks.jpg", FIXTURES / "lighthouse.jpg"]

@@ -344,14 +344,14 @@ def test_a_failing_image_in_a_batch_fails_alone(tmp_path, tiny_checkpoint, monke
     from blender_p2m import api
 
     make_good_images(tmp_path / "in", 4)
-    real = api.Pixel2MeshModel._prepare
+    real = api.LoadedModel._prepare
 
     def poisoned(self, image, intrinsics, crop):
         if np.isclose(np.asarray(image)[32, 32, 0], 42 / 255):      # square_002's colour
             raise ValueError("poisoned pixels")
         return real(self, image, intrinsics, crop)
 
-    monkeypatch.setattr(api.Pixel2MeshModel, "_prepare", poisoned)
+    monkeypatch.setattr(api.LoadedModel, "_prepare", poisoned)
     out = tmp_path / "out"
     assert run_cli("reconstruct", tmp_path / "in", "-o", out, "--weights", tiny_checkpoint,
                    "--device", "cpu", "--format", "obj") == 1
@@ -483,7 +483,7 @@ def test_blend_preview_and_combined_outputs(tmp_path, tiny_checkpoint):
     scene.view_layers[0].update()              # matrix_world is evaluated data, not saved (4.1+)
     try:
         assert (scene.render.resolution_x, scene.render.resolution_y) == (96, 72)
-        from blender_p2m.addon.camera import intrinsics_from_camera
+        from blender_p2m.blender.camera import intrinsics_from_camera
 
         intr = intrinsics_from_camera(scene.camera, scene)
         assert intr.fx == pytest.approx(300) and intr.cx == pytest.approx(48)
@@ -514,8 +514,8 @@ def test_camera_from_a_blend_file(tmp_path, tiny_checkpoint):
     bpy = pytest.importorskip("bpy")
     from mathutils import Matrix
 
-    from blender_p2m.addon.camera import intrinsics_from_camera
     from blender_p2m.batch.intrinsics_source import camera_from_blend
+    from blender_p2m.blender.camera import intrinsics_from_camera
 
     scene = bpy.data.scenes.new("shot")
     scene.render.resolution_x, scene.render.resolution_y = 128, 128   # square, like the images
@@ -548,8 +548,9 @@ def test_camera_from_a_blend_file(tmp_path, tiny_checkpoint):
 
 def test_cli_command_registers_and_runs(tmp_path, tiny_checkpoint):
     """`blender -c pixel2mesh ARGS` (4.2+): no 4.2+ binary here, so the registration is
-    checked in the bpy module and the registered function is called as Blender would."""
-    bpy = pytest.importorskip("bpy")
+    checked in the bpy module and the registered function is called as Blender would (the
+    add-on's registration registers it too: tests/test_addon_bpy.py)."""
+    pytest.importorskip("bpy")
     from blender_p2m.batch import cli_command
 
     cli_command.register()
@@ -564,7 +565,6 @@ def test_cli_command_registers_and_runs(tmp_path, tiny_checkpoint):
     finally:
         cli_command.unregister()
     assert cli_command._handle is None
-    assert bpy.utils.register_cli_command
 
 
 # ----------------------------------------------------------------------------- demo

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import build_addon
-from test_batch import make_good_images, obj_vertices   # tests/ is on sys.path
+from test_batch import make_good_images, obj_vertices  # tests/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = str(Path(importlib.util.find_spec("torch").origin).parents[1])   # has torch, numpy

@@ -16,7 +16,7 @@ CASES = Path(__file__).parent / "data" / "weights_case"
 # F-score(tau) floors on committed held-out test views. Measured with the bundled weights:
 # sofa 24.3, cabinet 37.3; the initial ellipsoid (no learning) scores 9.9 and 9.0.
 # (The first test object of each category of the 300-per-category build the weights were
-# trained on; `python -m training.export_examples ... --gt-points 4000` made the files.)
+# trained on; `python -m training.diagnostics.export_examples ... --gt-points 4000` made the files.)
 FLOORS = {"sofa_0009_view0": 20.0, "cabinet_0001_view1": 32.0}
 ELLIPSOID = {"sofa_0009_view0": 9.9, "cabinet_0001_view1": 9.0}
 MAX_BYTES = 25 * 1024 * 1024
@@ -59,12 +59,8 @@ def test_reconstructs_held_out_view_above_floor(model, name):
 def test_initial_ellipsoid_reference_values():
     """The ELLIPSOID figures above are what the untrained starting mesh really scores."""
     from blender_p2m.model import Pixel2Mesh, get_config
-    from blender_p2m.model.network import unpool
 
-    net = Pixel2Mesh(get_config("compact"))
-    v = net.initial_vertices[None]
-    for i in range(2):
-        v = unpool(v, net.edges(i))
+    v = Pixel2Mesh(get_config("compact")).template(2)[None]
     for name, expected in ELLIPSOID.items():
         gt = torch.from_numpy(np.load(CASES / f"{name}_gt.npy"))[None]
         assert point_metrics(v, gt)["f_tau"].item() == pytest.approx(expected, abs=0.1)

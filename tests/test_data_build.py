@@ -36,7 +36,7 @@ def test_dataset_obeys_the_convention(dataset):
     info = json.loads((dataset / "dataset.json").read_text())
     assert info["counts"]["total_objects"] == 12 and info["counts"]["total_views"] == 36
     focals = []
-    for obj_dir, meta, view in _views(dataset):
+    for obj_dir, _meta, view in _views(dataset):
         with np.load(obj_dir / "surface.npz") as z:
             pts = z["points"]
         assert len(pts) >= 10_000
@@ -64,7 +64,7 @@ def test_dataset_obeys_the_convention(dataset):
 
 def test_ground_truth_projects_into_the_silhouette(dataset):
     inside = total = 0
-    for obj_dir, meta, view in _views(dataset):
+    for obj_dir, _meta, view in _views(dataset):
         pts, _ = camera_frame_surface(obj_dir, view)
         alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
         u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]

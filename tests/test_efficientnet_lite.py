@@ -11,9 +11,17 @@ import torch
 from PIL import Image
 
 from blender_p2m.errors import P2MError
-from blender_p2m.model.efficientnet_lite import (FEATURE_CHANNELS, FEATURE_SHIFT, IMAGE_MEAN, IMAGE_STD,
-                                                 EfficientNetLite0, convert_reference_state_dict,
-                                                 load_reference_weights, normalize_image, same_padding)
+from blender_p2m.model.efficientnet_lite import (
+    FEATURE_CHANNELS,
+    FEATURE_SHIFT,
+    IMAGE_MEAN,
+    IMAGE_STD,
+    EfficientNetLite0,
+    convert_reference_state_dict,
+    load_reference_weights,
+    normalize_image,
+    same_padding,
+)
 
 PHOTOS = Path(__file__).parent / "data" / "photos"
 # ImageNet-1k indices (tests/data/photos/README.md).
@@ -161,7 +169,9 @@ def _delta_network() -> EfficientNetLite0:
                 w[:, :, k // 2, k // 2] = 1.0 / m.weight.shape[1]
                 m.weight.copy_(w)
             elif isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.fill_(1.0); m.bias.zero_(); m.running_mean.zero_()
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+                m.running_mean.zero_()
                 m.running_var.fill_(1.0 - m.eps)
     return model
 

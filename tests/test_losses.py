@@ -7,10 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from training.losses import (LossWeights, chamfer_loss, edge_length_loss, laplacian_coordinates,
-                             laplacian_loss, move_loss, nearest_squared_distances, normal_loss,
-                             pixel2mesh_loss)
 import training.losses.chamfer as chamfer_module
+from training.losses import (
+    LossWeights,
+    chamfer_loss,
+    edge_length_loss,
+    laplacian_coordinates,
+    laplacian_loss,
+    move_loss,
+    nearest_squared_distances,
+    normal_loss,
+    pixel2mesh_loss,
+)
 
 # ---------------------------------------------------------------------------- references
 
@@ -209,11 +217,21 @@ def test_normal_loss_gradcheck_and_zero_length_edges(gen):
     assert torch.isfinite(loss) and torch.isfinite(w.grad).all()
 
 
-def test_normal_loss_does_not_differentiate_indices(gen):
-    v = torch.rand(1, 4, 3, generator=gen, requires_grad=True)
-    idx = torch.zeros(1, 4, dtype=torch.int64)
-    normal_loss(v, torch.tensor([[0, 1]]), torch.tensor([[[0., 0, 1]]]), idx).backward()
-    assert v.grad is not None
+def test_normal_loss_gradient_flows_through_the_edge_direction_only(gen):
+    """The nearest-point indices are a lookup: the gradient is that of |cos| between the edge
+    and fixed normals, sign(c) (n - c u) / |e| at j (c = u . n, u the unit edge), its negative
+    at i, and nothing on the vertices no edge touches."""
+    v = torch.rand(1, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    normals = torch.nn.functional.normalize(torch.randn(1, 5, 3, generator=gen, dtype=torch.float64), dim=-1)
+    idx = torch.tensor([[3, 1, 0, 2]])
+    normal_loss(v, torch.tensor([[0, 1]]), normals, idx).backward()
+    edge = (v[0, 1] - v[0, 0]).detach()
+    unit = edge / edge.norm()
+    expected = sum(torch.sign(unit @ n) * (n - (unit @ n) * unit) / edge.norm()
+                   for n in (normals[0, 3], normals[0, 1])) / 2          # mean of the two ends' terms
+    torch.testing.assert_close(v.grad[0, 1], expected)
+    torch.testing.assert_close(v.grad[0, 0], -expected)
+    assert torch.count_nonzero(v.grad[0, 2:]) == 0
 
 # ---------------------------------------------------------------------------- laplacian
 

@@ -202,3 +202,18 @@ def test_network_buffers_match_the_stage_topology():
         expected[stage.edges[:, 1], stage.edges[:, 0]] = 1
         expected /= expected.sum(axis=1, keepdims=True)          # mean over neighbours
         np.testing.assert_allclose(adjacency, expected, rtol=1e-6)
+
+
+def test_the_template_of_each_stage_is_what_a_still_network_outputs(still_stages):
+    """Pixel2Mesh.template(s): the ellipsoid unpooled to stage s, the mesh a network that
+    moves nothing gives at that stage (what the evaluation baseline and fit_ceiling use)."""
+    model, outputs = still_stages
+    assert model.n_stages == len(outputs) == 3
+    for i, out in enumerate(outputs):
+        assert model.template(i).shape == (model.stages[i].n_vertices, 3)
+        torch.testing.assert_close(out.vertices[0], model.template(i))
+    # The first stage's template is the ellipsoid itself; later ones add the edge midpoints.
+    vertices, _ = uv_ellipsoid(model.config.ellipsoid_radii, model.config.ellipsoid_depth,
+                               model.config.ellipsoid_rings, model.config.ellipsoid_segments)
+    torch.testing.assert_close(model.template(0), torch.from_numpy(vertices))
+    torch.testing.assert_close(model.template(1), unpool(model.template(0)[None], model.edges(0))[0])

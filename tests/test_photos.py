@@ -18,9 +18,17 @@ import pytest
 from PIL import Image
 
 from blender_p2m.errors import P2MError
-from training.data.real.photos import (MANIFEST, MAX_SHORT_SIDE, PHOTO_SOURCES, SPLITS, PhotoSource,
-                                       assign_photo_splits, extract_photos, load_photo_manifest,
-                                       photo_paths)
+from training.data.real.photos import (
+    MANIFEST,
+    MAX_SHORT_SIDE,
+    PHOTO_SOURCES,
+    SPLITS,
+    PhotoSource,
+    assign_photo_splits,
+    extract_photos,
+    load_photo_manifest,
+    photo_paths,
+)
 
 FIXTURES = Path(__file__).parent / "data" / "photos"
 SIZES = [(700, 560), (540, 690), (400, 300), (600, 512), (300, 420)]   # (w, h), some > 512

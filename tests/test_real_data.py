@@ -244,7 +244,7 @@ def test_real_meshes_render_with_their_textures(rendered):
 
 def test_real_ground_truth_projects_into_the_silhouette(rendered):
     inside = total = 0
-    for obj_dir, meta, view in _views(rendered):
+    for obj_dir, _meta, view in _views(rendered):
         pts, _ = camera_frame_surface(obj_dir, view)
         alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
         u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]

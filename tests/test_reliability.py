@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import bad_inputs as corpus
-from blender_p2m.api import Intrinsics, P2MError, load_model
-from blender_p2m.image_io import (exif_orientation, image_file_size, load_image_file,
-                                  orient_intrinsics, stored_to_displayed)
+from blender_p2m.api import Intrinsics, P2MError
+from blender_p2m.image_io import exif_orientation, image_file_size, load_image_file, orient_intrinsics, stored_to_displayed
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -192,7 +190,7 @@ def test_intrinsics_for_the_displayed_image_are_used_as_given(tmp_path, still_mo
     square = Intrinsics(150.0, 140.0, 30.0, 50.0, 90, 90)
     assert orient_intrinsics(square, 6, 90, 90) == square
     assert orient_intrinsics(displayed_intr, 1, 80, 120) == displayed_intr
-    # For neither aspect ratio: left to check_intrinsics, which says so.
+    # For neither aspect ratio: left to Intrinsics.for_image, which says so.
     with pytest.raises(P2MError, match="another aspect ratio"):
         still_model.reconstruct(tmp_path / "p.png", Intrinsics(100.0, 100.0, 50.0, 50.0, 100, 100))
 

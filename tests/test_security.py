@@ -160,7 +160,7 @@ def evil_blend(path: Path, marker: Path) -> Path:
 def test_the_driver_payload_is_real_and_the_guard_blocks_it(auto_run_allowed, tmp_path):
     """With auto-run allowed, the payload runs in a plain scene; inside
     python_scripts_disabled() it does not, and the setting is restored afterwards."""
-    from blender_p2m.batch.intrinsics_source import python_scripts_disabled
+    from blender_p2m.blender.blend_file import python_scripts_disabled
 
     bpy = auto_run_allowed
     made = []

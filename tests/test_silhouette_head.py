@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from blender_p2m.model.efficientnet_lite import FEATURE_SHIFT, EfficientNetLite0
 from blender_p2m.model.multiscale_pooling import resample_map
-from blender_p2m.model.silhouette_head import (SilhouetteHead, mask_iou, mask_target, silhouette_loss,
-                                               soft_iou, upsample_logits)
+from blender_p2m.model.silhouette_head import SilhouetteHead, mask_iou, mask_target, silhouette_loss, soft_iou, upsample_logits
 
 
 def square(n: int, top: int, left: int, side: int, height: int | None = None) -> torch.Tensor:

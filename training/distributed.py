@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from blender_p2m.errors import P2MError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -30,7 +32,7 @@ def setup(device_request: str = "auto") -> tuple[DistInfo, torch.device]:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() and device_request in ("auto", "cuda")
     if device_request == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda but PyTorch sees no CUDA GPU; use --device cpu")
+        raise P2MError("--device cuda but PyTorch sees no CUDA GPU; use --device cpu")
     device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(device)

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from blender_p2m.errors import P2MError
 from blender_p2m.model.checkpoint import load_checkpoint
-from blender_p2m.model.network import StageOutput, unpool
+from blender_p2m.model.network import StageOutput
 
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .metrics import MetricAccumulator, align_depth, point_metrics
@@ -37,14 +37,11 @@ class EllipsoidBaseline(nn.Module):
         self.network = network
 
     def forward(self, images, intrinsics):
-        net = self.network
-        v = net.initial_vertices.unsqueeze(0).expand(images.shape[0], -1, -1)
-        outs = []
-        for i in range(len(net.stages)):
-            if i > 0:
-                v = unpool(v, net.edges(i - 1))
-            outs.append(StageOutput(v, v, net.faces(i), net.edges(i)))
-        return outs
+        net, outputs = self.network, []
+        for i in range(net.n_stages):
+            template = net.template(i).unsqueeze(0).expand(images.shape[0], -1, -1)
+            outputs.append(StageOutput(template, template, net.faces(i), net.edges(i)))
+        return outputs
 
 
 def ground_truth_mesh(root: Path, object_id: str, view: dict):
@@ -76,15 +73,16 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
         predict: callable(sample dict of `dataset`) -> (vertices (V, 3), faces (F, 3)) numpy,
             camera frame; `model_predictor(model)` for a network.
     """
-    from .mesh_render import CameraFrameRenderer, quiet_stdout, restore_stdout, rotate_about
+    from blender_p2m.blender.quiet import quiet_blender_output
+
+    from .mesh_render import CameraFrameRenderer, rotate_about
 
     picks, seen = [], {}
     for i, cat in enumerate(dataset.categories):
         if seen.get(cat, 0) < per_category and dataset.samples[i][1] == 0:
             picks.append(i)
             seen[cat] = seen.get(cat, 0) + 1
-    saved = quiet_stdout()
-    try:
+    with quiet_blender_output():
         renderer = CameraFrameRenderer(224)
         rows = []
         for i in picks:
@@ -100,8 +98,6 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
                      renderer.render(rotate_about(pv, centre, 60), pf, K),
                      renderer.render(rotate_about(gv, centre, 60), gf, K, colour=(0.45, 0.6, 0.8))]
             rows.append((dataset.categories[i], tiles))
-    finally:
-        restore_stdout(saved)
     s = 224
     grid = Image.new("RGB", (4 * s + 110, len(rows) * s + 24), "white")
     draw = ImageDraw.Draw(grid)
@@ -177,9 +173,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = args.out or (args.weights if args.weights.is_dir() else args.weights.parent) / f"eval_{args.split}"
     try:
-        result = evaluate(args.weights, args.data, args.split, out, args.batch_size,
-                          grid=not args.no_grid, max_objects=args.max_objects,
-                          max_per_category=args.max_per_category)
+        evaluate(args.weights, args.data, args.split, out, args.batch_size,
+                 grid=not args.no_grid, max_objects=args.max_objects,
+                 max_per_category=args.max_per_category)
     except (P2MError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,60 +2,46 @@
 
 The Blender camera sits at the world origin with identity rotation, so world coordinates
 are camera-frame coordinates (X right, Y up, looking down -Z) and intrinsics map directly.
+The camera, mesh and render helpers are blender_p2m.blender's.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
-from .blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
+from blender_p2m.blender.camera import set_camera_from_intrinsics
+from blender_p2m.blender.mesh_object import replace_object, triangle_mesh
+from blender_p2m.blender.render import render_rgba, use_workbench
+from blender_p2m.intrinsics import Intrinsics
+
+MESH_COLOUR = (0.8, 0.55, 0.3)
 
 
 class CameraFrameRenderer:
+    """One scene (camera at the origin, one object slot) rendering meshes through intrinsics."""
+
     def __init__(self, size: int = 224):
         import bpy
 
-        self.bpy = bpy
         bpy.ops.wm.read_factory_settings(use_empty=True)
         scene = bpy.context.scene
-        r = scene.render
-        r.engine = "BLENDER_WORKBENCH"
-        r.resolution_x = r.resolution_y = size
-        r.resolution_percentage = 100
-        r.film_transparent = True
-        r.image_settings.file_format = "PNG"
-        r.image_settings.color_mode = "RGBA"
-        scene.display.shading.light = "STUDIO"
-        scene.display.shading.color_type = "SINGLE"
+        use_workbench(scene, MESH_COLOUR)
         scene.display.shading.show_cavity = True
-        scene.view_settings.view_transform = "Standard"
-        cam = bpy.data.cameras.new("cam")
-        cam.sensor_fit = "HORIZONTAL"
-        cam.sensor_width = SENSOR_WIDTH_MM
-        cam.clip_start, cam.clip_end = 0.01, 100
-        self.camera = bpy.data.objects.new("cam", cam)
+        camera_data = bpy.data.cameras.new("cam")
+        camera_data.clip_start, camera_data.clip_end = 0.01, 100
+        self.camera = bpy.data.objects.new("cam", camera_data)
         scene.collection.objects.link(self.camera)
         scene.camera = self.camera
         self.scene, self.size, self.obj = scene, size, None
-        self.tmp = Path(tempfile.mkdtemp(prefix="p2m_render_"))
 
-    def render(self, vertices: np.ndarray, faces: np.ndarray, intrinsics, colour=(0.8, 0.55, 0.3)) -> np.ndarray:
+    def render(self, vertices: np.ndarray, faces: np.ndarray, intrinsics, colour=MESH_COLOUR) -> np.ndarray:
         """RGBA uint8 (size, size, 4) of the mesh seen through intrinsics (fx, fy, cx, cy) of a size x size image."""
-        mesh = mesh_from_arrays(self.bpy, "m", vertices, faces)
-        self.obj = replace_object(self.bpy, self.scene, self.obj, "m", mesh)
+        mesh = triangle_mesh("m", vertices, faces, repair=True)
+        self.obj = replace_object(self.scene, self.obj, "m", mesh)
         self.scene.display.shading.single_color = colour
         fx, fy, cx, cy = (float(x) for x in intrinsics)
-        apply_intrinsics(self.camera.data, fx, cx, cy, self.size)
-        path = self.tmp / "r.png"
-        self.scene.render.filepath = str(path)
-        self.bpy.ops.render.render(write_still=True)
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGBA")).copy()
+        set_camera_from_intrinsics(self.camera.data, self.scene, Intrinsics(fx, fy, cx, cy, self.size, self.size))
+        rgba = render_rgba(self.scene)
+        return (rgba * 255.0 + 0.5).astype(np.uint8)
 
 
 def point_cloud_mesh(points: np.ndarray, radius: float = 0.004) -> tuple[np.ndarray, np.ndarray]:
@@ -73,14 +59,3 @@ def rotate_about(vertices: np.ndarray, centre: np.ndarray, degrees: float) -> np
     r = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     return (vertices - centre) @ r.T + centre
 
-
-def quiet_stdout():
-    """Blender prints a line per render; keep logs readable."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    saved = os.dup(1)
-    os.dup2(devnull, 1)
-    return saved
-
-
-def restore_stdout(saved: int) -> None:
-    os.dup2(saved, 1)

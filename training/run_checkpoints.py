@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from blender_p2m.atomic_files import output_of_temp
 from blender_p2m.errors import P2MError
-from blender_p2m.batch.atomic_files import output_of_temp
 from blender_p2m.model.checkpoint import atomic_save, read_checkpoint
 
 PATTERN = re.compile(r"^step_(\d+)\.pt$")

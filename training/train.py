@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import shlex
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
+from blender_p2m.errors import P2MError
 from blender_p2m.model import Pixel2Mesh, get_config
 from blender_p2m.model.checkpoint import checkpoint_dict
 
@@ -29,7 +31,6 @@ from .config import RECIPES, TrainConfig
 from .data.dataset import Augmentation, P2MDataset, read_dataset_json
 from .losses.pixel2mesh_loss import LossWeights, pixel2mesh_loss
 from .plot import plot_training_curves
-from .progress import Progress
 from .run_checkpoints import newest_complete_checkpoint, save_run_checkpoint
 from .sampler import ResumableSampler
 from .validate import score
@@ -128,173 +129,261 @@ def previous_commands(run: Path, resumed) -> list[str]:
         return []
 
 
-def main(argv=None) -> int:
-    args, cfg = parse_args(argv)
+@dataclass
+class Run:
+    """One invocation's training state: built by setup(), advanced by train_step().
+
+    Attributes:
+        model: what forward and backward run (DistributedDataParallel under torchrun).
+        network: the Pixel2Mesh inside it (checkpoints and validation use it directly).
+        step: optimisation steps done, counting those of the invocations resumed from.
+        stop_requested: set by SIGINT / SIGTERM; the loop saves and stops at the next step.
+    """
+
+    args: argparse.Namespace
+    cfg: TrainConfig
+    info: distributed.DistInfo
+    device: torch.device
+    train_set: P2MDataset
+    val_set: P2MDataset
+    sampler: ResumableSampler
+    model: torch.nn.Module
+    network: Pixel2Mesh
+    optimizer: torch.optim.Optimizer
+    weights: LossWeights
+    log: Log | None = None
+    data_info: dict | None = None
+    step: int = 0
+    resumed_from: Path | None = None
+    stop_requested: bool = False
+
+    @property
+    def folder(self) -> Path:
+        return self.args.out
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sampler.batches_per_epoch
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.cfg.epochs
+
+
+def setup(args: argparse.Namespace, cfg: TrainConfig) -> Run:
+    """Seed, read the data, build the network and its optimiser. Writes nothing; P2MError
+    when the data cannot train this configuration."""
     info, device = distributed.setup(args.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    run = args.out
     model_config = get_config(cfg.model)
-
     if not (args.data / "dataset.json").exists():
-        print(f"error: {args.data} is not a dataset (no dataset.json); build one with "
-              f"`python -m training.data build --source procedural --out {args.data}`", file=sys.stderr)
-        return 2
+        raise P2MError(f"{args.data} is not a dataset (no dataset.json); build one with "
+                       f"`python -m training.data build --source procedural --out {args.data}`")
     augment = Augmentation(cfg.augment_background, cfg.augment_colour_jitter)
     train_set = P2MDataset(args.data, "train", model_config.input_size, cfg.points, augment,
                            seed=cfg.seed, max_objects=args.max_objects,
                            max_per_category=args.max_per_category)
     if len(train_set) == 0:
-        print(f"error: no training views in {args.data} with these limits", file=sys.stderr)
-        return 2
+        raise P2MError(f"no training views in {args.data} with these limits")
     val_set = P2MDataset(args.data, "val", model_config.input_size, cfg.points, None, seed=cfg.seed)
-    sampler = ResumableSampler(len(train_set), cfg.batch_size, cfg.seed, info.rank, info.world_size)
-    steps_per_epoch = sampler.batches_per_epoch
-    total_steps = steps_per_epoch * cfg.epochs
+    try:
+        sampler = ResumableSampler(len(train_set), cfg.batch_size, cfg.seed, info.rank, info.world_size)
+    except ValueError as e:
+        raise P2MError(f"{e}: use a smaller --batch-size or more data") from None
+    network = Pixel2Mesh(model_config).to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return Run(args, cfg, info, device, train_set, val_set, sampler, network, network, optimizer,
+               LossWeights())
 
-    model = Pixel2Mesh(model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    weights = LossWeights()
-    step = 0
-    resumed = None
-    if args.resume:
-        found = newest_complete_checkpoint(run)
-        if found is None:
-            if info.is_main:
-                print(f"[resume] no checkpoint in {run}; starting from scratch")
-        else:
-            ckpt, path = found
-            saved = TrainConfig.from_dict(ckpt["metadata"]["train_config"])
-            if saved.model != cfg.model:
-                print(f"error: {run} trains '{saved.model}', not '{cfg.model}'", file=sys.stderr)
-                return 2
-            model.load_state_dict(ckpt["state_dict"])
-            optimizer.load_state_dict(ckpt["training"]["optimizer"])
-            step = int(ckpt["training"]["step"])
-            torch.set_rng_state(ckpt["training"]["torch_rng"])
-            resumed = path
-            if info.is_main:
-                print(f"[resume] {path} at step {step}")
-    if info.enabled:
-        # The mesh topology buffers (sparse adjacency, faces, edges) are constants rebuilt
-        # from the configuration in every process; DDP cannot broadcast sparse tensors.
-        torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
-            model, [name for name, _ in model.named_buffers()])
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    core = model.module if info.enabled else model
-    log = Log(run / "log.jsonl", step if resumed else None, info.is_main)
-    if info.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        command = invocation(argv if argv is not None else sys.argv[1:])
-        (run / "train_config.json").write_text(json.dumps(
-            {"train": cfg.to_dict(), "model": model_config.to_dict(), "data": str(args.data),
-             "world_size": info.world_size,
-             "commands": previous_commands(run, resumed) + [command]}, indent=2))
 
-    data_info = read_dataset_json(args.data)
+def resume(run: Run) -> None:
+    """Continue from the run folder's newest complete checkpoint: weights, optimiser, step
+    and random state, so the run goes on exactly as if never stopped."""
+    found = newest_complete_checkpoint(run.folder)
+    if found is None:
+        if run.info.is_main:
+            print(f"[resume] no checkpoint in {run.folder}; starting from scratch")
+        return
+    ckpt, path = found
+    saved = TrainConfig.from_dict(ckpt["metadata"]["train_config"])
+    if saved.model != run.cfg.model:
+        raise P2MError(f"{run.folder} trains '{saved.model}', not '{run.cfg.model}'")
+    run.network.load_state_dict(ckpt["state_dict"])
+    run.optimizer.load_state_dict(ckpt["training"]["optimizer"])
+    run.step = int(ckpt["training"]["step"])
+    torch.set_rng_state(ckpt["training"]["torch_rng"])
+    run.resumed_from = path
+    if run.info.is_main:
+        print(f"[resume] {path} at step {run.step}")
+
+
+def distribute(run: Run) -> None:
+    """Under torchrun, wrap the network in DistributedDataParallel."""
+    if not run.info.enabled:
+        return
+    # The mesh topology buffers (sparse adjacency, faces, edges) are constants rebuilt
+    # from the configuration in every process; DDP cannot broadcast sparse tensors.
+    torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+        run.network, [name for name, _ in run.network.named_buffers()])
+    run.model = torch.nn.parallel.DistributedDataParallel(
+        run.network, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+
+
+def open_run_folder(run: Run, argv: list[str]) -> None:
+    """The log (cut back to the resumed step) and train_config.json with every invocation."""
+    run.log = Log(run.folder / "log.jsonl", run.step if run.resumed_from else None, run.info.is_main)
+    if run.info.is_main:
+        run.folder.mkdir(parents=True, exist_ok=True)
+        (run.folder / "train_config.json").write_text(json.dumps(
+            {"train": run.cfg.to_dict(), "model": run.network.config.to_dict(), "data": str(run.args.data),
+             "world_size": run.info.world_size,
+             "commands": previous_commands(run.folder, run.resumed_from) + [invocation(argv)]}, indent=2))
+    run.data_info = read_dataset_json(run.args.data)
+
+
+def train_step(run: Run, batch: dict) -> dict[str, float]:
+    """One optimisation step on a batch; returns the loss terms (the loss averaged over processes)."""
+    cfg, device = run.cfg, run.device
+    for group in run.optimizer.param_groups:
+        group["lr"] = cfg.lr_at(run.step, run.total_steps)
+    images = batch["image"].to(device, non_blocking=True)
+    intrinsics = batch["intrinsics"].to(device)
+    points = batch["points"].to(device)
+    normals = batch["normals"].to(device)
     use_amp = cfg.amp and device.type == "cuda"
-    stop = {"now": False}
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+        outputs = run.model(images, intrinsics)
+    outputs = [dataclasses.replace(o, vertices=o.vertices.float(),
+                                   vertices_before=o.vertices_before.float()) for o in outputs]
+    total, terms = pixel2mesh_loss(outputs, points, normals, run.weights)
+    run.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.step += 1
+    terms = {k: float(v) for k, v in terms.items() if "/" not in k}
+    terms["loss"] = float(distributed.all_reduce_mean(total.detach(), run.info))
+    return terms
+
+
+def validate(run: Run, progress) -> None:
+    """F-scores of the network on the first val_views validation views, logged (main process)."""
+    if not run.info.is_main or len(run.val_set) == 0:
+        return
+    loader = DataLoader(run.val_set, batch_size=run.cfg.batch_size, shuffle=False, num_workers=0)
+    acc, _ = score(run.network, loader, run.device, max_samples=run.cfg.val_views)
+    cm = acc.class_mean()
+    run.log.write({"kind": "val", "step": run.step, "f_tau": cm["f_tau"], "f_2tau": cm["f_2tau"], "cd": cm["cd"]})
+    progress.write(f"[val] step {run.step}: F(tau) {cm['f_tau']:.1f}  F(2tau) {cm['f_2tau']:.1f}  "
+                   f"CD {cm['cd']:.3f}")
+
+
+def save(run: Run) -> None:
+    """Checkpoint (atomically, keeping the newest few) and redraw the curves (main process)."""
+    if not run.info.is_main:
+        return
+    data_info = run.data_info or {}
+    meta = {"train_config": run.cfg.to_dict(), "loss_weights": run.weights.to_dict(),
+            "data": {"path": str(run.args.data), "counts": data_info.get("counts"),
+                     "convention": data_info.get("convention"), "source": data_info.get("source")},
+            "torch_version": str(torch.__version__), "world_size": run.info.world_size}
+    ckpt = checkpoint_dict(run.network, meta)
+    ckpt["training"] = {"optimizer": run.optimizer.state_dict(), "step": run.step,
+                        "torch_rng": torch.get_rng_state()}
+    save_run_checkpoint(run.folder, run.step, ckpt, run.cfg.keep_checkpoints)
+    plot_training_curves(run.log.records, run.folder / "curves.png")
+
+
+class LossWindow:
+    """Loss terms averaged over the steps between two log records, with the sample rate."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.steps = 0
+        self.start = time.monotonic()
+
+    def add(self, terms: dict[str, float]) -> None:
+        for k, v in terms.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.steps += 1
+
+    def record(self, run: Run, epoch: int) -> dict:
+        elapsed = time.monotonic() - self.start
+        return {"kind": "train", "step": run.step, "epoch": epoch, "lr": run.cfg.lr_at(run.step - 1, run.total_steps),
+                **{k: v / self.steps for k, v in self.sums.items()},
+                "samples_per_s": self.steps * run.cfg.batch_size * run.info.world_size / max(elapsed, 1e-9)}
+
+
+def train(run: Run) -> int:
+    """Steps until the last epoch ends (0), a time or step budget runs out (0) or a signal
+    arrives (130); a checkpoint is saved in every case."""
+    cfg = run.cfg
+    start_time, first_step = time.monotonic(), run.step
+    progress = tqdm(total=run.total_steps, initial=run.step, desc="[train]", unit="step", mininterval=2.0,
+                    disable=not run.info.is_main)
+    run.model.train()
+    window = LossWindow()
+    while run.step < run.total_steps:
+        epoch, batch_in_epoch = divmod(run.step, run.steps_per_epoch)
+        run.sampler.set_epoch(epoch, batch_in_epoch)
+        run.train_set.set_epoch(epoch)
+        loader = DataLoader(run.train_set, batch_size=cfg.batch_size, sampler=run.sampler, drop_last=True,
+                            num_workers=cfg.workers, persistent_workers=False,
+                            pin_memory=run.device.type == "cuda")
+        for batch in loader:
+            terms = train_step(run, batch)
+            window.add(terms)
+            progress.update(1)
+            progress.set_postfix_str(f"epoch {epoch + 1}/{cfg.epochs} loss {terms['loss']:.4g}", refresh=False)
+            if run.step % cfg.log_every == 0 or run.step == run.total_steps:
+                if run.info.is_main:
+                    run.log.write(window.record(run, epoch))
+                window = LossWindow()
+            if run.step % cfg.val_every == 0:
+                validate(run, progress)
+            out_of_time = (cfg.max_hours > 0 and time.monotonic() - start_time > cfg.max_hours * 3600) or \
+                (run.args.stop_after_steps is not None and run.step - first_step >= run.args.stop_after_steps)
+            if run.step % cfg.checkpoint_every == 0 or run.step == run.total_steps or out_of_time or run.stop_requested:
+                save(run)
+            if run.step >= run.total_steps:
+                break
+            if out_of_time or run.stop_requested:
+                progress.close()
+                if run.info.is_main:
+                    why = "stopping as asked" if out_of_time else "interrupted"
+                    print(f"[train] {why} at step {run.step}/{run.total_steps}; checkpoint saved. Continue with --resume.")
+                return 0 if out_of_time else 130
+    progress.close()
+    if run.info.is_main:
+        if run.step % cfg.val_every:
+            validate(run, progress)
+        plot_training_curves(run.log.records, run.folder / "curves.png")
+        print(f"[train] done: {run.step} steps; checkpoints in {run.folder / 'checkpoints'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, cfg = parse_args(argv)
+    try:
+        run = setup(args, cfg)
+        if args.resume:
+            resume(run)
+    except P2MError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    distribute(run)
+    open_run_folder(run, argv)
 
     def request_stop(signum, frame):
-        stop["now"] = True
+        run.stop_requested = True
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-
-    def save(current_step: int) -> None:
-        if not info.is_main:
-            return
-        meta = {"train_config": cfg.to_dict(), "loss_weights": weights.to_dict(),
-                "data": {"path": str(args.data), "counts": data_info.get("counts"),
-                         "convention": data_info.get("convention"), "source": data_info.get("source")},
-                "torch_version": str(torch.__version__), "world_size": info.world_size}
-        ckpt = checkpoint_dict(core, meta)
-        ckpt["training"] = {"optimizer": optimizer.state_dict(), "step": current_step,
-                            "torch_rng": torch.get_rng_state()}
-        save_run_checkpoint(run, current_step, ckpt, cfg.keep_checkpoints)
-
-    def validate(current_step: int) -> None:
-        if not info.is_main or len(val_set) == 0:
-            return
-        loader = DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-        acc, _ = score(core, loader, device, max_samples=cfg.val_views)
-        cm = acc.class_mean()
-        log.write({"kind": "val", "step": current_step, "f_tau": cm["f_tau"], "f_2tau": cm["f_2tau"],
-                   "cd": cm["cd"]})
-        print(f"\n[val] step {current_step}: F(tau) {cm['f_tau']:.1f}  F(2tau) {cm['f_2tau']:.1f}  "
-              f"CD {cm['cd']:.3f}", flush=True)
-
-    start_time = time.monotonic()
-    first_step = step
-    progress = Progress(total_steps, "[train]", "steps", interval=2.0, start_done=step) if info.is_main else None
-    model.train()
-    window: dict[str, float] = {}
-    window_n, window_start = 0, time.monotonic()
-    finished = step >= total_steps
-    while not finished:
-        epoch, batch_in_epoch = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch, batch_in_epoch)
-        train_set.set_epoch(epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
-                            num_workers=cfg.workers, persistent_workers=False,
-                            pin_memory=device.type == "cuda")
-        for batch in loader:
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr_at(step, total_steps)
-            images = batch["image"].to(device, non_blocking=True)
-            intrinsics = batch["intrinsics"].to(device)
-            points = batch["points"].to(device)
-            normals = batch["normals"].to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                outputs = model(images, intrinsics)
-            outputs = [dataclasses.replace(o, vertices=o.vertices.float(),
-                                           vertices_before=o.vertices_before.float()) for o in outputs]
-            total, terms = pixel2mesh_loss(outputs, points, normals, weights)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            step += 1
-            terms = {k: float(v) for k, v in terms.items() if "/" not in k}
-            terms["loss"] = float(distributed.all_reduce_mean(total.detach(), info))
-            for k, v in terms.items():
-                window[k] = window.get(k, 0.0) + v
-            window_n += 1
-            if info.is_main:
-                progress.update(step, extra=f"epoch {epoch + 1}/{cfg.epochs} loss {terms['loss']:.4g}")
-            if step % cfg.log_every == 0 or step == total_steps:
-                if info.is_main:
-                    elapsed = time.monotonic() - window_start
-                    log.write({"kind": "train", "step": step, "epoch": epoch, "lr": cfg.lr_at(step - 1, total_steps),
-                               **{k: v / window_n for k, v in window.items()},
-                               "samples_per_s": window_n * cfg.batch_size * info.world_size / max(elapsed, 1e-9)})
-                window, window_n, window_start = {}, 0, time.monotonic()
-            if step % cfg.val_every == 0:
-                validate(step)
-            out_of_time = (cfg.max_hours > 0 and time.monotonic() - start_time > cfg.max_hours * 3600) or \
-                (args.stop_after_steps is not None and step - first_step >= args.stop_after_steps)
-            if step % cfg.checkpoint_every == 0 or step == total_steps or out_of_time or stop["now"]:
-                save(step)
-                if info.is_main:
-                    plot_training_curves(log.records, run / "curves.png")
-            if step >= total_steps:
-                finished = True
-                break
-            if out_of_time or stop["now"]:
-                if info.is_main:
-                    why = "stopping as asked" if out_of_time else "interrupted"
-                    print(f"\n[train] {why} at step {step}/{total_steps}; checkpoint saved. Continue with --resume.")
-                distributed.cleanup(info)
-                return 0 if out_of_time else 130
-    if info.is_main:
-        progress.close()
-        if step % cfg.val_every:
-            validate(step)
-        plot_training_curves(log.records, run / "curves.png")
-        print(f"[train] done: {step} steps; checkpoints in {run / 'checkpoints'}")
-    distributed.cleanup(info)
-    return 0
+    code = train(run)
+    distributed.cleanup(run.info)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
-"""The Blender side of blender-p2m, split by Blender role.
+"""The add-on's user interface, split by Blender role.
 
 props (scene settings), prefs (add-on preferences), torch_setup (getting PyTorch),
-operators (the Reconstruct button), ui (the sidebar panel); camera, image_input,
-scene_mesh and worker hold the plain logic those use. PyTorch is imported only when
-Reconstruct first runs, so the add-on registers, and explains what is missing, without it.
+operators (the Reconstruct button), ui (the sidebar panel); reconstruct_job, image_input,
+placement and worker hold the logic of a click. Plain bpy helpers (cameras, meshes,
+images) come from blender_p2m.blender, the model from blender_p2m.api. PyTorch is imported
+only when Reconstruct first runs, so the add-on registers, and explains what is missing,
+without it.
 """
 from __future__ import annotations
 
 import bpy
 
-from ..batch import cli_command
 from ..threads import prefer_passive_omp_wait
 from . import operators, prefs, props, torch_setup, ui, worker
 
@@ -33,11 +34,9 @@ def register() -> None:
             bpy.utils.unregister_class(cls)
         raise
     torch_setup.add_configured_site_packages()
-    cli_command.register()   # `blender -c pixel2mesh ...` on 4.2+; nothing before
 
 
 def unregister() -> None:
-    cli_command.unregister()
     props.unregister_scene_property()
     for module in reversed(MODULES):
         for cls in reversed(module.CLASSES):

@@ -1,7 +1,7 @@
 """The panel's image (datablock, file or camera background) -> a numpy RGBA array.
 
 Runs on the main thread before the worker starts: the worker never touches bpy data.
-Blender stores pixel rows bottom-up; the arrays here are top-down, as the model expects.
+Pixels are read by blender_p2m.blender.image (rows top-down, as the model expects).
 Nothing is left behind: an image file loaded only to read it is removed again.
 """
 from __future__ import annotations
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..blender.image import image_to_rgba, read_file_rgba
 from ..errors import P2MError
-
-UNREADABLE_TYPES = ('RENDER_RESULT', 'COMPOSITING')
 
 
 @dataclass
@@ -36,43 +35,6 @@ class ImageInput:
     file_path: str | None
     flip_x: bool = False
     flip_y: bool = False
-
-
-def image_to_rgba(image) -> np.ndarray:
-    """A bpy Image's pixels -> (H, W, 4) float32 top-down RGBA in display (sRGB) values."""
-    import bpy
-
-    if image.type in UNREADABLE_TYPES:
-        raise P2MError(f"'{image.name}' is Blender's {image.type.replace('_', ' ').title()}, whose "
-                       f"pixels cannot be read by add-ons. Save it (Image > Save As), open the "
-                       f"saved file and pick that.")
-    width, height = image.size
-    if width == 0 or height == 0:
-        where = bpy.path.abspath(image.filepath) if image.filepath else "no file"
-        raise P2MError(f"Image '{image.name}' has no pixels (its file is missing: {where}). "
-                       f"Re-open it in the Image Editor (Image > Open) or pick another image.")
-    channels = image.channels
-    flat = np.empty(width * height * channels, dtype=np.float32)
-    image.pixels.foreach_get(flat)
-    pixels = flat.reshape(height, width, channels)[::-1]           # (H, W, C), top-down now
-    if channels == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    if pixels.shape[2] == 3:
-        pixels = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=2)
-    rgba = np.ascontiguousarray(pixels[..., :4], dtype=np.float32)  # (H, W, 4)
-    if image.is_float:
-        rgba = _float_buffer_to_display(rgba)
-    return np.clip(rgba, 0.0, 1.0)
-
-
-def _float_buffer_to_display(rgba: np.ndarray) -> np.ndarray:
-    """Float images hold linear, premultiplied values: unpremultiply and sRGB-encode them
-    so that an EXR looks to the network like the same picture saved as a PNG."""
-    alpha = rgba[..., 3:]
-    rgb = np.where(alpha > 1e-6, rgba[..., :3] / np.maximum(alpha, 1e-6), 0.0)
-    rgb = np.clip(rgb, 0.0, 1.0)
-    srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
-    return np.concatenate([srgb, alpha], axis=2).astype(np.float32)
 
 
 def background_image_of(camera_object):
@@ -128,31 +90,6 @@ def _read_file(path_setting: str) -> ImageInput:
         raise P2MError(f"Image file not found: {path}. Pick an existing file.")
     if os.path.getsize(path) == 0:
         raise P2MError(f"Image file is empty: {path}. Pick another file.")
-    image, created = load_file_image(path)
-    try:
-        rgba = image_to_rgba(image)
-    finally:
-        if created:
-            bpy.data.images.remove(image)
+    rgba = read_file_rgba(path)
     return ImageInput(rgba, path, None, path)
 
-
-def load_file_image(path: str):
-    """(bpy Image, created) for a file, reusing one already loaded; P2MError if unreadable."""
-    import bpy
-
-    from ..image_io import check_pixel_count
-
-    check_pixel_count(path)        # Blender's reader has no size limit: refuse bombs unread
-    before = set(bpy.data.images.keys())
-    try:
-        image = bpy.data.images.load(path, check_existing=True)
-    except RuntimeError as e:
-        raise P2MError(f"Blender cannot read {os.path.basename(path)} as an image ({e}). "
-                       f"Use a PNG, JPEG, TIFF or EXR file.") from None
-    created = image.name not in before
-    if image.size[0] == 0 and created:               # some formats fail only on first use
-        bpy.data.images.remove(image)
-        raise P2MError(f"Blender cannot read {os.path.basename(path)} as an image. Use a PNG, "
-                       f"JPEG, TIFF or EXR file.")
-    return image, created

@@ -4,11 +4,14 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, PointerProperty, StringProperty
 
-STAGE_ITEMS = (
-    ('coarse', "Coarse (156 vertices)", "First deformation stage: a rough blob"),
-    ('medium', "Medium (618 vertices)", "Second stage"),
-    ('fine', "Fine (2466 vertices)", "Final stage: the most detail"),
-)
+from ..stage_names import STAGE_NAMES
+
+# (label, description) of each stage, coarse to fine.
+STAGE_ITEMS = tuple((name, label, description) for name, (label, description) in zip(STAGE_NAMES, (
+    ("Coarse (156 vertices)", "First deformation stage: a rough blob"),
+    ("Medium (618 vertices)", "Second stage"),
+    ("Fine (2466 vertices)", "Final stage: the most detail"),
+), strict=True))
 DEVICE_ITEMS = (
     ('DEFAULT', "Default", "The default device from the add-on preferences"),
     ('AUTO', "Auto", "A CUDA GPU when PyTorch sees one, otherwise the CPU"),
@@ -43,7 +46,7 @@ class P2M_PG_settings(bpy.types.PropertyGroup):
                                description="Image file of the object, taken through the camera")
     camera: PointerProperty(name="Camera", type=bpy.types.Object, poll=_is_camera,
                             description="Camera the picture was taken with (empty: the scene camera)")
-    stage: EnumProperty(name="Output", items=STAGE_ITEMS, default='fine',
+    stage: EnumProperty(name="Output", items=STAGE_ITEMS, default=STAGE_NAMES[-1],
                         description="Which stage of the network to turn into the mesh")
     crop_to_object: BoolProperty(
         name="Crop to Object", default=False,

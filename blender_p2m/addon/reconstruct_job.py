@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import bpy
 
+from ..blender import camera
+from ..blender.image import load_file_image
+from ..blender.mesh_object import create_mesh_object
 from ..errors import P2MError
 from ..intrinsics import Intrinsics
-from . import camera, image_input, scene_mesh, worker
+from . import image_input, placement, worker
 from .prefs import get_preferences
-
-# Image and render must have the same aspect ratio within this fraction (as the API requires).
-ASPECT_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,10 @@ class ReconstructPlan:
 
 
 def check_aspect(width: int, height: int, intr: Intrinsics, camera_name: str) -> None:
-    """The image must show what the camera renders: the same aspect ratio."""
+    """The image must show what the camera renders: the same aspect ratio (the API's rule,
+    checked here first to name the render settings that fix it)."""
     image_aspect, render_aspect = width / height, intr.width / intr.height
-    if abs(image_aspect - render_aspect) > ASPECT_TOLERANCE * image_aspect:
+    if not intr.has_aspect_of(width, height):
         raise P2MError(
             f"The image is {width}x{height} (aspect {image_aspect:.3f}) but camera "
             f"'{camera_name}' renders {intr.width}x{intr.height} (aspect {render_aspect:.3f}), so "
@@ -72,7 +73,7 @@ def plan_reconstruction(context) -> ReconstructPlan:
     height, width = image.rgba.shape[:2]
     check_aspect(width, height, intrinsics, camera_object.name)
     if settings.placement == 'CURSOR':
-        scene_mesh.check_target_depth(camera.camera_depth_of(camera_object, scene.cursor.location))
+        placement.check_target_depth(camera.camera_depth_of(camera_object, scene.cursor.location))
     prefs = get_preferences(context)
     weights = _weights(prefs)
     request = worker.ReconstructRequest(
@@ -95,14 +96,14 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
     vertices = outcome.vertices
     if plan.options["placement"] == 'CURSOR':
         depth = camera.camera_depth_of(camera_object, scene.cursor.location)
-        vertices = scene_mesh.scale_to_depth(vertices, depth)
+        vertices = placement.scale_to_depth(vertices, depth)
     texture, created_texture = _texture_image(plan) if plan.options["project_texture"] else (None, False)
     texture_intrinsics = _mirrored(outcome.intrinsics, plan.image.flip_x, plan.image.flip_y)
     props = {"p2m_source_image": plan.image.label, "p2m_weights": outcome.weights,
              "p2m_stage": plan.request.stage, "p2m_device": outcome.device,
              "p2m_crop": plan.request.crop or "none"}
     try:
-        return scene_mesh.create_mesh_object(
+        return create_mesh_object(
             context.view_layer.active_layer_collection.collection, vertices, outcome.faces,
             camera_object, plan.options["name"], shade_smooth=plan.options["shade_smooth"],
             parent_to_camera=plan.options["parent_to_camera"], texture_image=texture,
@@ -124,7 +125,7 @@ def _mirrored(intr: Intrinsics, flip_x: bool, flip_y: bool) -> Intrinsics:
 def _texture_image(plan: ReconstructPlan):
     """(bpy Image, created) to project; a File source is loaded now, reusing a loaded copy."""
     if plan.image.file_path is not None:
-        return image_input.load_file_image(plan.image.file_path)
+        return load_file_image(plan.image.file_path)
     image = bpy.data.images.get(plan.image.image_name)
     if image is None:
         raise P2MError(f"Image '{plan.image.image_name}' was deleted or renamed while "

@@ -34,7 +34,7 @@ class ReconstructRequest:
     Attributes:
         rgba: (H, W, 4) float32 top-down RGBA in [0, 1].
         intrinsics: the camera's intrinsics for the render resolution (same aspect as rgba).
-        stage: "coarse", "medium" or "fine".
+        stage: one of STAGE_NAMES.
         crop: None or "object".
         weights: a checkpoint path, or None for the bundled weights.
         device: "auto", "cpu" or "cuda".
@@ -55,7 +55,7 @@ class ReconstructOutcome:
     Attributes:
         vertices: (N, 3) float32, camera frame.
         faces: (F, 3) int64, counter-clockwise seen from outside.
-        intrinsics: the intrinsics of the image as given (after rescaling).
+        intrinsics: the intrinsics the API used, for the image as given (after rescaling).
         weights: the weights file actually used.
         device: the device it ran on ("cpu", "cuda").
         seconds: wall time from the request to the mesh data.
@@ -128,7 +128,7 @@ def reconstruct(request: ReconstructRequest,
 
     step(0.05, "Loading PyTorch")
     try:
-        from .. import api
+        from .. import api  # noqa: F401  (imported now for its side effect: PyTorch loads, or fails clearly)
     except (ImportError, OSError) as e:
         if getattr(e, "name", "") in ("torch", "numpy"):
             raise P2MError(TORCH_MISSING) from None
@@ -139,18 +139,8 @@ def reconstruct(request: ReconstructRequest,
     step(0.5, "Reconstructing")
     rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop)
     vertices, faces = rec.stage(request.stage)
-    return ReconstructOutcome(vertices, faces, _image_intrinsics(request), model.weights_path,
+    return ReconstructOutcome(vertices, faces, rec.intrinsics, model.weights_path,
                               str(model.device), time.perf_counter() - start)
-
-
-def _image_intrinsics(request: ReconstructRequest) -> Intrinsics:
-    """The request's intrinsics rescaled to the image as given (same rule as the API)."""
-    h, w = request.rgba.shape[:2]
-    intr = request.intrinsics
-    if (intr.width, intr.height) == (w, h):
-        return intr
-    s = w / intr.width
-    return Intrinsics(intr.fx * s, intr.fy * s, intr.cx * s, intr.cy * s, w, h)
 
 
 def describe_unexpected(error: BaseException) -> str:

@@ -6,8 +6,9 @@
 
 All three call ``cli.main(argv)``. The modules, in the order a run uses them: inputs (which
 images, their output names, the shard), intrinsics_source (sidecar JSON, a .blend camera or
-the default), image_reader, runner (the loop), mesh_files and blend_scene (writers, atomic
-through atomic_files), preview, summary and progress. See docs/batch.md.
+the default), image_reader, runner (the loop), mesh_files (.obj, .glb, .ply; .blend files
+come from blender_p2m.blender.scene and blend_file; all atomic through
+blender_p2m.atomic_files), preview, summary and progress. See docs/batch.md.
 
 Importing this package needs neither torch, numpy nor bpy.
 """

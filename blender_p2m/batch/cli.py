@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from ..errors import P2MError
+from ..stage_names import STAGE_NAMES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_NOTHING_DONE, EXIT_INTERRUPTED = 0, 1, 2, 130
-STAGES = ("coarse", "medium", "fine")
 DEFAULT_FORMATS = "obj,glb"
 DEMO_FORMATS = "obj,glb,blend"
 TORCH_MISSING = ("PyTorch (and numpy) cannot be imported in this Python ({error}). Outside "
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write OUT/combined.blend with every mesh (one scene per image)")
     rec.add_argument("--preview", action="store_true",
                      help="write NAME_preview.png: the input beside a render of the mesh")
-    rec.add_argument("--stage", choices=STAGES, default="fine", help="mesh resolution (fine)")
+    rec.add_argument("--stage", choices=STAGE_NAMES, default=STAGE_NAMES[-1], help="mesh resolution (fine)")
     rec.add_argument("--crop", choices=("none", "object"), default="none",
                      help="object: turn and zoom the network's view onto the object")
     rec.add_argument("--camera-blend", type=Path, metavar="FILE",
@@ -131,7 +131,7 @@ def _settings(args):
     from .runner import BatchSettings
 
     if args.command == "demo":
-        formats, preview, combined, stage, crop = parse_formats(DEMO_FORMATS), True, False, "fine", None
+        formats, preview, combined, stage, crop = parse_formats(DEMO_FORMATS), True, False, STAGE_NAMES[-1], None
     else:
         combined, preview, stage = args.combined, args.preview, args.stage
         crop = None if args.crop == "none" else args.crop

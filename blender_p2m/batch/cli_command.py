@@ -1,8 +1,8 @@
 """`blender -c pixel2mesh ARGS` (Blender 4.2+): the batch tool as a Blender command.
 
-The add-on's register() calls register() here; on Blender versions without
-bpy.utils.register_cli_command (before 4.2) it does nothing, and the --python-expr form
-(docs/batch.md) is the way in. Blender runs commands in the background, with the add-on
+The package's register() (blender_p2m/__init__.py) calls register() here; on Blender
+versions without bpy.utils.register_cli_command (before 4.2) it does nothing, and the
+--python-expr form (docs/batch.md) is the way in. Blender runs commands in the background, with the add-on
 (and the PyTorch folder it adds to sys.path) loaded.
 """
 from __future__ import annotations

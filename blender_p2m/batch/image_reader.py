@@ -28,18 +28,11 @@ def read_image(path: Path) -> np.ndarray:
 
 def read_with_blender(path: Path) -> np.ndarray:
     """The same through bpy.data.images (nothing is left in the session)."""
-    import bpy
-
-    from ..addon.image_input import image_to_rgba, load_file_image
+    from ..blender.image import read_file_rgba
 
     path = Path(path)
     if not path.is_file():
         raise P2MError(f"Image not found: {path}.")
     if path.stat().st_size == 0:
         raise P2MError(f"Image file is empty: {path}.")
-    image, created = load_file_image(str(path.resolve()))
-    try:
-        return array_to_rgba(image_to_rgba(image), path.name)
-    finally:
-        if created:
-            bpy.data.images.remove(image)
+    return array_to_rgba(read_file_rgba(str(path.resolve())), path.name)

@@ -12,7 +12,6 @@ resolution of the same aspect ratio are rescaled by the API.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -114,7 +113,8 @@ def camera_from_blend(blend_file: Path, camera_name: str | None = None) -> Camer
     """
     import bpy
 
-    from ..addon.camera import intrinsics_from_camera
+    from ..blender.blend_file import python_scripts_disabled
+    from ..blender.camera import intrinsics_from_camera
 
     blend_file = Path(blend_file)
     if not blend_file.is_file():
@@ -137,24 +137,6 @@ def camera_from_blend(blend_file: Path, camera_name: str | None = None) -> Camer
         finally:
             for library in set(bpy.data.libraries) - before:
                 bpy.data.libraries.remove(library)
-
-
-@contextlib.contextmanager
-def python_scripts_disabled():
-    """Run nothing from a .blend read here (Python drivers, registered text blocks), even
-    where the user allowed it (Preferences > Save & Load > Auto Run Python Scripts, or
-    `blender -Y`). Setting the preference switches Blender's run-time flag too, so it is
-    set off meanwhile (also when already off: -Y sets the flag only) and then set back to
-    the preference's value (after -Y, scripts then stay off for the rest of the session)."""
-    import bpy
-
-    filepaths = bpy.context.preferences.filepaths
-    allowed = filepaths.use_scripts_auto_execute
-    filepaths.use_scripts_auto_execute = False
-    try:
-        yield
-    finally:
-        filepaths.use_scripts_auto_execute = allowed
 
 
 def _pick_camera(scenes, camera_name: str | None, blend_file: Path):

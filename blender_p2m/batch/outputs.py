@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic_files import remove_stale_temps
 from ..errors import P2MError
-from .atomic_files import remove_stale_temps
 
 MESH_FORMATS = ("obj", "glb", "ply")
 FORMATS = MESH_FORMATS + ("blend",)

@@ -1,20 +1,19 @@
 """A preview PNG per image: the input beside a Blender render of the mesh seen from the same
 camera, so misalignment or a wrong shape shows at a glance.
 
-The render uses Workbench (fast, no GPU needed, about 0.05 s per image) on a transparent
-film; both halves are composited on white and scaled to the same size.
+The render uses Workbench (blender_p2m.blender.render: fast, no GPU needed, about 0.05 s
+per image) on a transparent film; both halves are composited on white and scaled to the
+same size.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .atomic_files import write_bytes
+from ..atomic_files import write_bytes
+from ..blender.render import render_rgba, use_workbench
 from .png import png_bytes
-from .quiet import quiet_blender_output
 
 PREVIEW_SIDE = 384                  # pixels of the longer side of each half
 GAP = 8                             # white pixels between the halves
@@ -42,41 +41,13 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (np.clip(joined, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _configure_workbench(scene, percentage: int) -> None:
-    render = scene.render
-    render.engine = 'BLENDER_WORKBENCH'
-    render.resolution_percentage = percentage
-    render.film_transparent = True
-    render.use_file_extension = False
-    render.image_settings.file_format = 'PNG'
-    render.image_settings.color_mode = 'RGBA'
-    scene.view_settings.view_transform = 'Standard'
-    scene.display.render_aa = 'FXAA'            # 1.5x faster than 8 samples; fine for a preview
-    shading = scene.display.shading
-    shading.light = 'STUDIO'
-    shading.color_type = 'SINGLE'
-    shading.single_color = MESH_COLOR
-
-
 def render_scene(scene) -> np.ndarray:
-    """Render the scene through its camera, longer side PREVIEW_SIDE -> (h, w, 4) RGBA.
-    The render file goes to the system's temporary folder ('#' in a path would become a
-    frame number), and is read back and deleted at once."""
-    import bpy
-
-    from ..addon.image_input import image_to_rgba, load_file_image
-
+    """Render the scene through its camera, longer side PREVIEW_SIDE -> (h, w, 4) RGBA."""
     longest = max(scene.render.resolution_x, scene.render.resolution_y)
-    _configure_workbench(scene, max(1, round(PREVIEW_SIDE * 100 / longest)))
-    with tempfile.TemporaryDirectory(prefix="p2m-render-") as folder:
-        scene.render.filepath = os.path.join(folder, "render.png")
-        with quiet_blender_output():
-            bpy.ops.render.render(write_still=True, scene=scene.name)
-        image, _ = load_file_image(scene.render.filepath)
-        try:
-            return image_to_rgba(image)
-        finally:
-            bpy.data.images.remove(image)
+    use_workbench(scene, MESH_COLOR)
+    scene.render.resolution_percentage = max(1, round(PREVIEW_SIDE * 100 / longest))
+    scene.display.render_aa = 'FXAA'            # 1.5x faster than 8 samples; fine for a preview
+    return render_rgba(scene)
 
 
 def write_preview(path: Path, input_rgba: np.ndarray, scene) -> None:

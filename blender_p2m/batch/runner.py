@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import write_bytes
 from ..errors import P2MError
 from ..image_io import exif_orientation, orient_intrinsics
+from ..stage_names import STAGE_NAMES
 from . import mesh_files
-from .atomic_files import write_bytes
 from .image_reader import read_image
 from .inputs import ImageJob
 from .intrinsics_source import CameraChoice, IntrinsicsSource
@@ -35,7 +36,7 @@ from .summary import ImageRecord
 @dataclass(frozen=True)
 class BatchSettings:
     outputs: OutputPlan
-    stage: str = "fine"
+    stage: str = STAGE_NAMES[-1]
     crop: str | None = None
     batch_size: int = 8
     overwrite: bool = False
@@ -186,7 +187,7 @@ class BatchRunner:
         self.progress.report(item.job.name, f"done in {seconds:.2f} s ({len(vertices)} vertices)")
 
     def _scene_content(self, item: LoadedImage, vertices, faces, intrinsics):
-        from .blend_scene import SceneContent     # no bpy import: just the description
+        from ..blender.scene import SceneContent  # no bpy import: just the description
 
         props = {"p2m_source_image": str(item.job.source), "p2m_weights": str(self.model.weights_path),
                  "p2m_stage": self.settings.stage, "p2m_crop": self.settings.crop or "none"}
@@ -224,7 +225,8 @@ class BatchRunner:
         return self.outputs.files_for(name)
 
     def _write_scene_files(self, item: LoadedImage, content, blend_path, preview_path) -> list[Path]:
-        from .blend_scene import build_scene, remove_datablocks, write_blend
+        from ..blender.blend_file import write_blend
+        from ..blender.scene import build_scene, remove_datablocks
         from .preview import write_preview
 
         built = build_scene(content)
@@ -245,7 +247,8 @@ class BatchRunner:
         return written
 
     def _write_combined(self) -> None:
-        from .blend_scene import build_scene, remove_datablocks, write_blend
+        from ..blender.blend_file import write_blend
+        from ..blender.scene import build_scene, remove_datablocks
 
         built = []
         path = self.outputs.combined_path

@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .atomic_files import write_bytes
+from ..atomic_files import write_bytes
 
 STATUSES = ("done", "skipped", "failed")
 

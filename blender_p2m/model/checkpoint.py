@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..batch.atomic_files import atomic_path
+from ..atomic_files import atomic_path
 from ..errors import P2MError
 from .config import ModelConfig
 from .network import Pixel2Mesh
@@ -40,7 +40,7 @@ def checkpoint_dict(model: Pixel2Mesh, metadata: dict | None = None, half: bool 
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save through the batch's atomic writer (temporary file, fsync, rename).
+    """torch.save through the shared atomic writer (temporary file, fsync, rename).
 
     A reader (or a resumed run) sees either the old file or the complete new one, never
     half a file, even if the process is killed during the write.
@@ -65,12 +65,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         with warnings.catch_warnings():   # torch warns about foreign pickles before refusing them
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
+    except pickle.UnpicklingError:
         # torch's message suggests weights_only=False: never pass that advice on.
-        blocked = _blocked_global(str(e))
-        if blocked is not None:
+        unsafe = _unsafe_globals(path)
+        if unsafe:
             raise P2MError(f"Refused to load {path}: it contains Python objects other than "
-                           f"weights ({blocked}), which could run code. Only blender-p2m "
+                           f"weights ({', '.join(unsafe)}), which could run code. Only blender-p2m "
                            f"checkpoints are accepted.") from None
         raise P2MError(f"{path} is not a blender-p2m checkpoint, or it is corrupted (it is not "
                        f"a PyTorch weights file). Copy or export it again.") from None
@@ -95,13 +95,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def _blocked_global(message: str) -> str | None:
-    """The forbidden Python object named in a weights_only refusal, or None for other errors."""
-    for line in message.splitlines():
-        if "GLOBAL" in line or "global" in line.split(" ")[:3]:
-            words = [w for w in line.replace(",", " ").split() if "." in w and not w.endswith(".")]
-            return words[0] if words else line.strip()[:120]
-    return None
+def _unsafe_globals(path: Path) -> list[str]:
+    """The Python objects a torch checkpoint would load beyond weights, found by reading its
+    pickle without running it (torch's own scan); [] for files that are not torch zips."""
+    if not _looks_like_zip(path):
+        return []
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - a damaged zip: reported as not a checkpoint
+        return []
 
 
 def _looks_like_zip(path: Path) -> bool:

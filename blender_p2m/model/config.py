@@ -5,7 +5,7 @@ scattered constants: everything the network needs to be rebuilt is a field here.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 
 @dataclass(frozen=True)

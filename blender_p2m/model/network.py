@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -52,23 +51,40 @@ class Pixel2Mesh(nn.Module):
         vertices0, faces0 = uv_ellipsoid(config.ellipsoid_radii, config.ellipsoid_depth,
                                          config.ellipsoid_rings, config.ellipsoid_segments)
         self.stages: list[Stage] = build_stages(faces0, len(vertices0), config.unpool_steps)
-        self.register_buffer("initial_vertices", torch.from_numpy(vertices0), persistent=False)
         self.register_buffer("centre", torch.tensor([0.0, 0.0, -config.ellipsoid_depth]),
                              persistent=False)
+        template = torch.from_numpy(vertices0)
         for i, stage in enumerate(self.stages):
             self.register_buffer(f"faces_{i}", torch.from_numpy(stage.faces), persistent=False)
             self.register_buffer(f"edges_{i}", torch.from_numpy(stage.edges), persistent=False)
             self.register_buffer(f"adjacency_{i}", normalized_adjacency(stage.edges, stage.n_vertices),
                                  persistent=False)                                     # COO
+            if i > 0:
+                template = self.unpool(i, template[None])[0]
+            self.register_buffer(f"template_{i}", template, persistent=False)
         # The same adjacencies in the fast (CSR) form the graph convolutions use.
         self.graphs = nn.ModuleList(GraphAdjacency(getattr(self, f"adjacency_{i}"))
-                                    for i in range(len(self.stages)))
+                                    for i in range(self.n_stages))
         self.encoder = VGG16Encoder(config.encoder_width, config.encoder_norm)
         pooled = sum(self.encoder.out_channels)
         self.blocks = nn.ModuleList()
-        for i in range(len(self.stages)):
+        for i in range(self.n_stages):
             in_features = pooled + 3 + (config.hidden if i > 0 else 0)
             self.blocks.append(GResNet(in_features, config.hidden, config.gresnet_layers))
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    def template(self, stage: int) -> torch.Tensor:
+        """(N_s, 3) the stage's mesh before any deformation: the initial ellipsoid unpooled to
+        this stage (camera frame). The network starts from template(0); later stages start
+        from the unpooled output of the stage before."""
+        return getattr(self, f"template_{stage}")
+
+    def unpool(self, stage: int, x: torch.Tensor) -> torch.Tensor:
+        """Values on the previous stage's vertices (B, N_{s-1}, C) -> on this stage's (B, N_s, C)."""
+        return unpool(x, self.edges(stage - 1))
 
     def faces(self, stage: int) -> torch.Tensor:
         return getattr(self, f"faces_{stage}")
@@ -84,14 +100,13 @@ class Pixel2Mesh(nn.Module):
         b = images.shape[0]
         feature_maps = self.encoder(images)                          # 3 x (B, C_i, h_i, w_i)
         intrinsics = intrinsics.to(images.dtype)
-        vertices = self.initial_vertices.unsqueeze(0).expand(b, -1, -1)   # (B, 156, 3)
+        vertices = self.template(0).unsqueeze(0).expand(b, -1, -1)   # (B, 156, 3)
         hidden = None
         outputs = []
         for i, block in enumerate(self.blocks):
             if i > 0:
-                prev_edges = self.edges(i - 1)
-                vertices = unpool(vertices, prev_edges)               # (B, N_i, 3)
-                hidden = unpool(hidden, prev_edges)                   # (B, N_i, hidden)
+                vertices = self.unpool(i, vertices)                   # (B, N_i, 3)
+                hidden = self.unpool(i, hidden)                       # (B, N_i, hidden)
             pooled = perceptual_pool(feature_maps, vertices, intrinsics, self.config.input_size)
             parts = [pooled, vertices - self.centre] + ([hidden] if hidden is not None else [])
             hidden, displacement = block(torch.cat(parts, dim=-1), self.adjacency(i))

@@ -54,33 +54,6 @@ class Prepared:
     alpha: torch.Tensor | None = None
 
 
-def check_intrinsics(intr: Intrinsics, width: int, height: int) -> Intrinsics:
-    """Validate intrinsics against the image; rescale those given for a resized copy.
-
-    Intrinsics for the same image at another resolution (same aspect ratio within 1%) are
-    scaled to this one; anything else is an error that says what is wrong.
-    """
-    values = np.array([intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height], dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise P2MError(f"Intrinsics contain NaN or infinity: {intr}. Give finite focal length "
-                       f"and principal point in pixels.")
-    if intr.fx <= 0 or intr.fy <= 0:
-        raise P2MError(f"Focal length must be positive (got fx={intr.fx}, fy={intr.fy} px).")
-    if intr.width <= 0 or intr.height <= 0:
-        raise P2MError(f"Intrinsics image size must be positive (got {intr.width}x{intr.height}).")
-    if (intr.width, intr.height) != (width, height):
-        if abs(intr.width / intr.height - width / height) > 0.01 * (width / height):
-            raise P2MError(f"Intrinsics are for a {intr.width:g}x{intr.height:g} image but the image "
-                           f"is {width}x{height} (another aspect ratio). Give the intrinsics of "
-                           f"this image, or crop the image to the camera's aspect ratio.")
-        s = width / intr.width
-        intr = Intrinsics(intr.fx * s, intr.fy * s, intr.cx * s, intr.cy * s, width, height)
-    if not (-width <= intr.cx <= 2 * width and -height <= intr.cy <= 2 * height):
-        raise P2MError(f"Principal point ({intr.cx:g}, {intr.cy:g}) lies far outside the "
-                       f"{width}x{height} image. Check cx and cy (pixels from the top-left corner).")
-    return intr
-
-
 def find_object(rgba: np.ndarray) -> tuple[float, float, float, float] | None:
     """Bounding box (u0, v0, u1, v1) of the object in continuous pixel coordinates, or None.
 
@@ -178,9 +151,16 @@ def resample(rgba: np.ndarray, intr: Intrinsics, rotation: np.ndarray, k_net: np
 
 def prepare(rgba: np.ndarray, intrinsics: Intrinsics | None, size: int,
             crop: str | None = None) -> Prepared:
-    """The network input for one image: see the module docstring."""
+    """The network input for one image: see the module docstring.
+
+    `intrinsics` are those of this very image (None: the default camera); intrinsics given
+    by a user are checked and rescaled first, once, by Intrinsics.for_image (the API does).
+    """
     h, w = rgba.shape[:2]
-    intr = Intrinsics.default(w, h) if intrinsics is None else check_intrinsics(intrinsics, w, h)
+    intr = Intrinsics.default(w, h) if intrinsics is None else intrinsics
+    if (intr.width, intr.height) != (w, h):
+        raise ValueError(f"intrinsics for {intr.width}x{intr.height} given with a {w}x{h} image; "
+                         f"use Intrinsics.for_image({w}, {h})")
     rotation, k_net = virtual_camera(intr, size, crop, rgba)
     image, alpha = resample(rgba, intr, rotation, k_net, size)
     return Prepared(image, torch.tensor(k_net, dtype=torch.float32), rotation, alpha)

@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from blender_p2m.errors import P2MError
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data",
@@ -54,13 +56,15 @@ def main(argv=None) -> int:
 
         overrides = {k: v for k, v in (("image_size", args.image_size), ("default_focal", args.default_focal),
                                        ("default_focal_fraction", args.default_focal_fraction)) if v is not None}
-        build(args.source, args.out, args.views, args.workers, args.per_category, cats, args.seed,
-              args.engine, convention=replace(DataConvention(), **overrides), command=command,
-              only_split=args.only_split)
+        try:
+            build(args.source, args.out, args.views, args.workers, args.per_category, cats, args.seed,
+                  args.engine, convention=replace(DataConvention(), **overrides), command=command,
+                  only_split=args.only_split)
+        except P2MError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "fetch-real":
-        from blender_p2m.errors import P2MError
-
         from .real.catalogue import fetch_real
         from .real.sources import PACKAGES
 
@@ -75,8 +79,6 @@ def main(argv=None) -> int:
               + ", ".join(f"{c} {n}" for c, n in sorted(summary["counts"].items())), file=sys.stderr)
         return 0
     if args.command == "contact-sheet":
-        from blender_p2m.errors import P2MError
-
         from .contact_sheet import contact_sheet
 
         try:

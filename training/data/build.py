@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from blender_p2m.batch.progress import format_duration
+from blender_p2m.errors import P2MError
 
-from ..progress import Progress
 from .convention import DataConvention
 from .surface import normalise, sample_surface
 from .views import sample_views
@@ -53,6 +53,11 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
+def _share(n: int, fraction: float, at_least: bool) -> int:
+    """Objects of a split: rounded up (real data: at least the fraction), else rounded, >= 1."""
+    return math.ceil(n * fraction - 1e-9) if at_least else max(1, round(n * fraction))
+
+
 def assign_splits(ids_by_category: dict[str, list[str]], seed: int,
                   fractions: dict[str, float] = SPLIT_FRACTIONS) -> dict[str, str]:
     """Split every category's objects by object (never by view), deterministically.
@@ -65,9 +70,8 @@ def assign_splits(ids_by_category: dict[str, list[str]], seed: int,
         ids = sorted(ids)
         order = np.random.default_rng([seed, stable_hash(category)]).permutation(len(ids))
         n = len(ids)
-        share = (lambda f: math.ceil(n * f - 1e-9)) if at_least else (lambda f: max(1, round(n * f)))
-        n_test = share(fractions["test"]) if n >= 3 else 0
-        n_val = share(fractions["val"]) if n >= 3 else 0
+        n_test = _share(n, fractions["test"], at_least) if n >= 3 else 0
+        n_val = _share(n, fractions["val"], at_least) if n >= 3 else 0
         for rank, index in enumerate(order):
             split_of[ids[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
     return split_of
@@ -142,8 +146,9 @@ def _init_worker(config: dict) -> None:
     global _renderer, _config, _init_error
     _config = config
     if config.get("quiet", True):   # Blender prints a line per render
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
+        from blender_p2m.blender.quiet import silence_stdout_for_good
+
+        silence_stdout_for_good()
     sys.path[:] = _without_bpy_internal_paths(sys.path)
     try:
         from .render import Renderer
@@ -218,17 +223,17 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
         cats = list(categories or CATEGORIES)
         unknown = set(cats) - set(CATEGORIES)
         if unknown:
-            raise SystemExit(f"error: unknown categories {sorted(unknown)}; choose from {', '.join(CATEGORIES)}")
+            raise P2MError(f"unknown categories {sorted(unknown)}; choose from {', '.join(CATEGORIES)}")
         specs = procedural_specs(cats, per_category, seed)
     else:
         mesh_dir = Path(source)
         if not mesh_dir.is_dir():
-            raise SystemExit(f"error: --source must be 'procedural' or a folder of meshes; {source} is neither")
+            raise P2MError(f"--source must be 'procedural' or a folder of meshes; {source} is neither")
         specs = folder_specs(mesh_dir, seed)
         if categories:
             specs = [s for s in specs if s.category in categories]
         if not specs:
-            raise SystemExit(f"error: no mesh files found under {mesh_dir}")
+            raise P2MError(f"no mesh files found under {mesh_dir}")
     if only_split:
         specs = [s for s in specs if s.split == only_split]
     params = {"source": source, "views": views, "seed": seed, "engine": engine,
@@ -240,8 +245,8 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     if params_path.exists():
         old = json.loads(params_path.read_text())
         if old != params:
-            raise SystemExit(f"error: {out} was built with other parameters ({old}); "
-                             f"use a new --out folder or the same parameters to resume")
+            raise P2MError(f"{out} was built with other parameters ({old}); "
+                           f"use a new --out folder or the same parameters to resume")
     else:
         _atomic_write_text(params_path, json.dumps(params, indent=2))
 
@@ -250,18 +255,16 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     start = time.monotonic()
     results = []
     already = sum((out / "objects" / s.object_id / "meta.json").exists() for s in specs)
-    progress = Progress(len(specs), "[build]", "objects", start_done=already)
-    done_count = already
+    progress = tqdm(total=len(specs), initial=already, desc="[build]", unit="object", mininterval=1.0)
     todo = [s.to_dict() for s in specs if not (out / "objects" / s.object_id / "meta.json").exists()]
     ctx = mp.get_context("spawn")
     with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(config,)) as pool:
         for result in pool.imap_unordered(build_object, todo, chunksize=1):
             if result["status"] == "worker_error":
                 pool.terminate()
-                raise SystemExit(f"error: a render worker could not start Blender: {result['reason']}")
+                raise P2MError(f"a render worker could not start Blender: {result['reason']}")
             results.append(result)
-            done_count += 1
-            progress.update(done_count)
+            progress.update(1)
     progress.close()
     elapsed = time.monotonic() - start
     built_views = sum(r.get("views", 0) for r in results if r["status"] == "built")
@@ -275,7 +278,7 @@ def build(source: str, out: Path, views: int = 4, workers: int = 2, per_category
     rate = built_views / elapsed if elapsed > 0 else 0.0
     print(f"[build] {summary['counts']['total_objects']} objects, {summary['counts']['total_views']} views "
           f"in {out} ({len(skipped)} skipped, see report.json); this run rendered {built_views} views "
-          f"in {format_duration(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
+          f"in {tqdm.format_interval(elapsed)} ({rate:.1f} views/s)", file=sys.stderr)
     return summary
 
 

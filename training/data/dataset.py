@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from blender_p2m.image_io import load_image_file
 from blender_p2m.intrinsics import Intrinsics
-from blender_p2m.model.preprocess import check_intrinsics, prepare, resample
+from blender_p2m.model.preprocess import prepare, resample
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class P2MDataset(Dataset):
             else:
                 composited = None
             if composited is not None:                           # same virtual camera as above
-                image, _ = resample(composited, check_intrinsics(intr, w, h), prepared.rotation,
+                image, _ = resample(composited, intr, prepared.rotation,
                                     prepared.intrinsics.double().numpy(), self.input_size)
         points, normals = camera_frame_surface(object_dir, view)
         if self.points is not None and self.points < len(points):

@@ -59,8 +59,9 @@ def imported_objects(path: Path):
     World transforms are baked into the meshes (each object's matrix_world is identity
     while in use), so the meshes' coordinates are world coordinates, Z up.
     """
-    from blender_p2m.batch.intrinsics_source import python_scripts_disabled
     import bpy
+
+    from blender_p2m.blender.blend_file import python_scripts_disabled
 
     before_objects = set(bpy.data.objects)
     before = {attr: set(getattr(bpy.data, attr)) for attr in

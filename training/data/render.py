@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..blender_scene import SENSOR_WIDTH_MM, apply_intrinsics, mesh_from_arrays, replace_object
+from blender_p2m.blender.camera import set_camera_from_intrinsics
+from blender_p2m.blender.mesh_object import replace_object, triangle_mesh
+from blender_p2m.intrinsics import Intrinsics
+
 from .surface import normalise
 from .views import View
-
 
 
 class Renderer:
@@ -58,8 +60,6 @@ class Renderer:
         scene.view_settings.view_transform = "Standard"
 
         camera_data = bpy.data.cameras.new("p2m_camera")
-        camera_data.sensor_fit = "HORIZONTAL"
-        camera_data.sensor_width = SENSOR_WIDTH_MM
         camera_data.clip_start = 0.01
         camera_data.clip_end = 100.0
         self.camera = bpy.data.objects.new("p2m_camera", camera_data)
@@ -86,9 +86,9 @@ class Renderer:
     def set_mesh(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         """Replace the object (world coordinates, Z up)."""
         self._imported.close()
-        mesh = mesh_from_arrays(self.bpy, "p2m_object", vertices, faces)
+        mesh = triangle_mesh("p2m_object", vertices, faces, repair=True)
         mesh.materials.append(self.material)
-        self.object = replace_object(self.bpy, self.scene, self.object, "p2m_object", mesh)
+        self.object = replace_object(self.scene, self.object, "p2m_object", mesh)
 
     def set_model_file(self, path: Path, diagonal: float) -> tuple[np.ndarray, np.ndarray]:
         """Replace the object by a mesh file with its own materials, UVs and textures.
@@ -151,6 +151,7 @@ class Renderer:
         from mathutils import Matrix
 
         self.camera.matrix_world = Matrix(np.linalg.inv(view.world_to_camera).tolist())
-        apply_intrinsics(self.camera.data, view.fx, view.cx, view.cy, self.image_size)
+        set_camera_from_intrinsics(self.camera.data, self.scene, Intrinsics(
+            view.fx, view.fy, view.cx, view.cy, self.image_size, self.image_size))
         self.scene.render.filepath = str(path)
         self.bpy.ops.render.render(write_still=True)

@@ -1,11 +1,12 @@
 """The full Pixel2Mesh training objective over the three deformation stages."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Protocol, Sequence
 
 import torch
 
+from blender_p2m.model.network import StageOutput
 from training.losses.chamfer import chamfer_loss
 from training.losses.edge import edge_length_loss
 from training.losses.laplacian import laplacian_loss
@@ -61,15 +62,7 @@ class LossWeights:
         return cls(**{k: float(v) for k, v in d.items()})
 
 
-class Stage(Protocol):
-    """What `pixel2mesh_loss` reads from each block's output."""
-
-    vertices: torch.Tensor  # (B, N_s, 3) block output
-    vertices_before: torch.Tensor  # (B, N_s, 3) block input (after unpooling)
-    edges: torch.Tensor  # (E_s, 2) int64
-
-
-def pixel2mesh_loss(stages: Sequence[Stage], gt_points: torch.Tensor, gt_normals: torch.Tensor,
+def pixel2mesh_loss(stages: Sequence[StageOutput], gt_points: torch.Tensor, gt_normals: torch.Tensor,
                     weights: LossWeights = LossWeights()
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum of all loss terms over all stages.
@@ -78,8 +71,9 @@ def pixel2mesh_loss(stages: Sequence[Stage], gt_points: torch.Tensor, gt_normals
     the first stage) + move (stages after the first).
 
     Args:
-        stages: per deformation block, an object with `.vertices` (B, N_s, 3),
-            `.vertices_before` (B, N_s, 3) and `.edges` (E_s, 2).
+        stages: the network's output per deformation block (or the same built by hand:
+            evaluation's baseline, fit_ceiling); `.vertices` (B, N_s, 3), `.vertices_before`
+            (B, N_s, 3) and `.edges` (E_s, 2) are read.
         gt_points: (B, M, 3) points sampled on the GT surface.
         gt_normals: (B, M, 3) unit normals at those points.
         weights: loss weights.

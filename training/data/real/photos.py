@@ -177,7 +177,7 @@ def assign_photo_splits(sources=PHOTO_SOURCES, seed: int = 0) -> dict[tuple[str,
     if total < len(SPLITS):
         raise P2MError(f"Need at least {len(SPLITS)} photos for train/val/test splits; got {total}.")
     keyed = []
-    for package, items in by_package.items():
+    for items in by_package.values():
         items = sorted(items, key=lambda s: _photo_hash(s, seed))
         for rank, s in enumerate(items):
             keyed.append(((rank + 0.5) / len(items), _photo_hash(s, seed), s))

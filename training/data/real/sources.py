@@ -13,9 +13,8 @@ from typing import Callable
 
 from . import sweethome3d
 from .ac3d import NOT_GEOMETRY, AcPart, main_ac_of, to_obj_parts, xml_parts
-from .categories import OTHER, categorise
+from .categories import OTHER
 from .obj_files import ZUP_FROM_YUP, Part
-
 
 FG_ROOT = "usr/share/games/flightgear"
 TORCS_CARS = "usr/share/games/torcs/cars"

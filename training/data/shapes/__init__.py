@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import (airplane, bench, cabinet, car, chair, display, lamp, loudspeaker, rifle, sofa,
-               table, telephone, watercraft)
+from . import airplane, bench, cabinet, car, chair, display, lamp, loudspeaker, rifle, sofa, table, telephone, watercraft
 from .mesh import TriMesh, subdivide
 
 CATEGORIES: tuple[str, ...] = (

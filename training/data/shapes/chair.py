@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import furniture_parts as fp
-from .mesh import (TriMesh, bend, box, cylinder, cylinder_between, merge, rounded_box, rounded_cylinder,
-                   rounded_path, torus, tube)
+from .mesh import TriMesh, bend, box, cylinder, cylinder_between, merge, rounded_box, rounded_cylinder, rounded_path, torus, tube
 from .sofa import upholstered
 
 _SQUARE = np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])

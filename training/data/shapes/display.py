@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import polygon as poly2d
-from .mesh import (TriMesh, box, cylinder, loft, merge, plate, rounded_box, rounded_cylinder, rounded_path, tube)
+from .mesh import TriMesh, box, cylinder, loft, merge, plate, rounded_box, rounded_cylinder, rounded_path, tube
 
 
 def _panel(rng, W, H, D, z0, bezel, chin=0.0, y0=0.0) -> list[TriMesh]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import (TriMesh, box, cylinder, cylinder_between, frustum, lathe, rounded_box,
-                   rounded_cylinder, tube)
+from .mesh import TriMesh, box, cylinder, cylinder_between, frustum, lathe, rounded_box, rounded_cylinder, tube
 
 
 def corner_positions(half_w: float, half_d: float) -> np.ndarray:

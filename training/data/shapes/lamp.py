@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import (TriMesh, cylinder, cylinder_between, lathe, merge, rounded_box, rounded_cylinder,
-                   rounded_path, sphere, tube)
+from .mesh import TriMesh, cylinder, cylinder_between, lathe, merge, rounded_box, rounded_cylinder, rounded_path, sphere, tube
 
 
 def shade(rng, style: str, r_bottom: float, height: float, thickness: float | None = None, segments: int = 32) -> TriMesh:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import (TriMesh, box, cylinder, lathe, merge, rounded_box, rounded_cylinder, side_profile, torus)
+from .mesh import TriMesh, box, cylinder, lathe, merge, rounded_box, rounded_cylinder, side_profile, torus
 
 _OUT = (0.0, -1.0, 0.0)
 

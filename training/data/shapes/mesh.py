@@ -14,7 +14,6 @@ import numpy as np
 
 from . import polygon as poly2d
 
-
 # --------------------------------------------------------------------------- the type
 
 @dataclass

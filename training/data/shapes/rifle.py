@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import (TriMesh, bend, box, cylinder, cylinder_between, lathe, merge, rounded_box, rounded_path,
-                   side_profile, tube)
+from .mesh import TriMesh, bend, box, cylinder, cylinder_between, lathe, merge, rounded_box, rounded_path, side_profile, tube
 
 _FORWARD = (0.0, -1.0, 0.0)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import polygon as poly2d
-from .mesh import (TriMesh, box, cylinder, front_profile, merge, rounded_box, rounded_cylinder, side_profile)
+from .mesh import TriMesh, box, cylinder, front_profile, merge, rounded_box, rounded_cylinder, side_profile
 
 
 def _slab(W, H, T, radius, bevel, y_center=0.0, z0=0.0) -> TriMesh:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import polygon as poly2d
-from .mesh import (TriMesh, box, cylinder, cylinder_between, ellipsoid, extrude_in_plane, lathe, loft, merge,
-                   rounded_box, side_profile)
 from .airplane import lifting_surface
+from .mesh import TriMesh, box, cylinder, cylinder_between, ellipsoid, extrude_in_plane, lathe, loft, merge, rounded_box, side_profile
 
 _SPAN_TO_Z = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
@@ -92,12 +91,12 @@ class Hull:
 
 
 def _on_deck(hull: Hull, size, y: float, x: float = 0.0, radius=0.0, sink: float = 0.02) -> TriMesh:
-    """Box-like deckhouse of full size (w, l, h) resting on the deck around y."""
-    w, l, h = size
-    z0 = hull.deck_at(y - l / 2, y + l / 2) - sink * h
+    """Box-like deckhouse of full size (w, length, h) resting on the deck around y."""
+    w, length, h = size
+    z0 = hull.deck_at(y - length / 2, y + length / 2) - sink * h
     if radius > 0:
-        return rounded_box((w, l, h), radius, 2, (x, y, z0 + h / 2))
-    return box((w, l, h), (x, y, z0 + h / 2))
+        return rounded_box((w, length, h), radius, 2, (x, y, z0 + h / 2))
+    return box((w, length, h), (x, y, z0 + h / 2))
 
 
 def _sail(points_yz, thickness=0.03) -> TriMesh:
@@ -136,7 +135,8 @@ def _sailboat(rng) -> TriMesh:
         parts.append(_sail([[my + mr, boom_z + 2 * mr], [my + boom_l * 0.97, boom_z + 2 * mr], [my + mr, top]], 0.02))
         if rng.random() < 0.7:
             bow_y = hull.y(0.03)
-            parts.append(_sail([[bow_y + 0.02 * L, hull.deck(0.05) + 0.1], [my - mr, deck_m + 0.15], [my - mr, deck_m + 0.88 * mast_h]], 0.02))
+            parts.append(_sail([[bow_y + 0.02 * L, hull.deck(0.05) + 0.1], [my - mr, deck_m + 0.15],
+                                [my - mr, deck_m + 0.88 * mast_h]], 0.02))
     return merge(parts)
 
 

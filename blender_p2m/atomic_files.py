@@ -1,8 +1,9 @@
-"""Writing outputs so that a killed run never leaves half a file under a final name.
+"""Writing files so that a killed process never leaves half a file under a final name.
 
-Every output is written to a hidden temporary file in the same folder (same file system),
+Every file is written to a hidden temporary file in the same folder (same file system),
 flushed to disk, then renamed with os.replace, which is atomic: a reader, or a resumed run
-that checks which outputs exist, sees either no file or the complete one.
+that checks which outputs exist, sees either no file or the complete one. Shared by the
+batch outputs, checkpoints (blender_p2m.model) and training runs, so it sits below them all.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""python -m training.metric_ceiling --data DIR [--split test] [--points 2466]
+"""python -m training.diagnostics.metric_ceiling --data DIR [--split test] [--points 2466]
 
 What a perfect prediction with N vertices could score: N ground-truth surface points taken
 as the "prediction" and scored against the remaining ones with the Pixel2Mesh protocol.
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.dataset import _meta, _surface, read_dataset_json
-from .metrics import MetricAccumulator, point_metrics
+from ..data.dataset import _meta, _surface, read_dataset_json
+from ..metrics import MetricAccumulator, point_metrics
 
 
 def ceiling(data: Path, split: str, points: int, seed: int = 0) -> MetricAccumulator:
@@ -34,7 +34,7 @@ def ceiling(data: Path, split: str, points: int, seed: int = 0) -> MetricAccumul
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.metric_ceiling", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.metric_ceiling", description=__doc__.splitlines()[2])
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--points", type=int, default=2466, help="points of the perfect prediction")

@@ -12,6 +12,8 @@ rules (from Blender's ``BKE_camera_params_compute_viewplane``):
 5. cx = W / 2 - shift_x * view; cy = H / 2 + shift_y * view / ycor (rows grow downward).
 
 Checked against ``bpy_extras.object_utils.world_to_camera_view`` in tests/test_addon_bpy.py.
+The one implementation for the add-on (reading the user's camera), the batch (.blend
+cameras and outputs) and training (rendering data and grids through given intrinsics).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""python -m training.fit_ceiling --data DIR [--split test] [--objects-per-category 2] [--losses training chamfer]
+"""python -m training.diagnostics.fit_ceiling --data DIR [--split test] [--objects-per-category 2] [--losses training chamfer]
 
 What the template and the training objective allow, with no network in the way: the
 ellipsoid's vertices are fitted directly to each view's ground truth by gradient descent on
@@ -25,11 +25,11 @@ import torch
 
 from blender_p2m.errors import P2MError
 from blender_p2m.model.config import get_config
-from blender_p2m.model.network import Pixel2Mesh, StageOutput, unpool
+from blender_p2m.model.network import Pixel2Mesh, StageOutput
 
-from .data.dataset import P2MDataset, _meta, camera_frame_surface
-from .losses import LossWeights, pixel2mesh_loss
-from .metrics import MetricAccumulator, point_metrics, sample_surface
+from ..data.dataset import P2MDataset, _meta, camera_frame_surface
+from ..losses import LossWeights, pixel2mesh_loss
+from ..metrics import MetricAccumulator, point_metrics, sample_surface
 
 LOSS_SETS = {
     "training": LossWeights(),
@@ -40,25 +40,25 @@ LOSS_SETS = {
 class TemplateFit:
     """The network's template and stage topology, with free per-stage displacements.
 
-    Stage s's vertices are unpool(stage s-1's) + d_s, exactly the structure the network's
-    blocks produce, so `pixel2mesh_loss` applies unchanged.
+    Stage s's vertices are the network's unpooling of stage s-1's + d_s, exactly the
+    structure its blocks produce, so `pixel2mesh_loss` applies unchanged.
     """
 
     def __init__(self, config_name: str = "compact"):
-        network = Pixel2Mesh(get_config(config_name))      # its template, not a rebuilt copy
-        self.input_size = network.config.input_size
-        self.initial = network.initial_vertices                              # (156, 3)
-        self.faces = [network.faces(i) for i in range(len(network.stages))]
-        self.edges = [network.edges(i) for i in range(len(network.stages))]
-        self.sizes = [stage.n_vertices for stage in network.stages]
+        self.network = Pixel2Mesh(get_config(config_name))      # its template, not a rebuilt copy
+        stages = range(self.network.n_stages)
+        self.input_size = self.network.config.input_size
+        self.faces = [self.network.faces(i) for i in stages]
+        self.edges = [self.network.edges(i) for i in stages]
+        self.sizes = [len(self.network.template(i)) for i in stages]
 
     def stages(self, displacements: list[torch.Tensor]) -> list[StageOutput]:
-        b = displacements[0].shape[0]
-        vertices = self.initial.unsqueeze(0).expand(b, -1, -1)
+        net, b = self.network, displacements[0].shape[0]
+        vertices = net.template(0).unsqueeze(0).expand(b, -1, -1)
         out = []
         for i, d in enumerate(displacements):
             if i > 0:
-                vertices = unpool(vertices, self.edges[i - 1])
+                vertices = net.unpool(i, vertices)
             new = vertices + d
             out.append(StageOutput(new, vertices, self.faces[i], self.edges[i]))
             vertices = new
@@ -126,7 +126,7 @@ def fit_ceiling(template: TemplateFit, data: Path, split: str, objects_per_categ
 
 def draw_grid(template: TemplateFit, data: Path, split: str, meshes: dict[str, np.ndarray], path: Path) -> None:
     """evaluate's grid (input | mesh | turned 60 degrees | ground truth) with fitted meshes."""
-    from .evaluate import make_grid
+    from ..evaluate import make_grid
 
     faces = template.faces[-1].numpy()
     dataset = P2MDataset(data, split, template.input_size, points=None, max_per_category=1)
@@ -136,7 +136,7 @@ def draw_grid(template: TemplateFit, data: Path, split: str, meshes: dict[str, n
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.fit_ceiling", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.fit_ceiling", description=__doc__.splitlines()[2])
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--objects-per-category", type=int, default=2, help="first N objects of each category (view 0)")

@@ -1,4 +1,4 @@
-"""python -m training.model_card --weights W --eval E.json [--eval-512 E512.json] --run RUN --data DIR -o MODEL_CARD.md
+"""python -m training.diagnostics.model_card --weights W --eval E.json [--eval-512 E512.json] --run RUN --data DIR -o MODEL_CARD.md
 
 Writes the model card from the artefacts themselves (weights metadata, evaluation JSON,
 run log, dataset card), so its numbers cannot drift from what was measured. The bundled
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from training.train import recorded_commands
+from ..train import recorded_commands
 
 
 def _table(per_cat: dict, base: dict | None) -> str:
@@ -32,7 +32,7 @@ def run_hours(run: Path, run_config: dict) -> tuple[float, int]:
     A window logs samples/s over all processes (batch x world size per step), so its steps
     took steps x batch x world size / samples_per_s seconds.
     """
-    records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l.strip()]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     train = [r for r in records if r["kind"] == "train"]
     if not train:
         return 0.0, 0
@@ -149,7 +149,7 @@ and views, or the `paper` configuration on ShapeNet (`training.data.shapenet`) w
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.model_card")
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.model_card")
     p.add_argument("--weights", type=Path, required=True)
     p.add_argument("--eval", type=Path, required=True)
     p.add_argument("--eval-512", type=Path)

@@ -1,14 +1,14 @@
-"""A reconstruction as a Blender scene, and .blend files made of such scenes (needs bpy).
+"""A reconstruction as a Blender scene of its own (needs bpy only when a scene is built).
 
 Each image gets its own scene: a camera built from the image's intrinsics (render size,
-lens, shift: blender_p2m.addon.camera) with the image as its background, and the mesh
-placed in front of it (blender_p2m.addon.scene_mesh), so looking through the camera shows
-the mesh over the picture. The camera stands at the world origin looking along +Y with +Z
-up, unless the intrinsics came from a .blend camera, whose pose is kept.
+lens, shift: camera.py) with the image as its background, and the mesh placed in front of
+it (mesh_object.py), so looking through the camera shows the mesh over the picture. The
+camera stands at the world origin looking along +Y with +Z up, unless the intrinsics came
+from a .blend camera, whose pose is kept.
 
-Scenes are built in the running session and written with bpy.data.libraries.write, which
-saves only them and what they use: the session itself (a user's open file, the add-on's
-state) is never replaced, and the scenes are removed again once written.
+Scenes are built in the running session, written with blend_file.write_blend (which saves
+only them and what they use: the session itself is never replaced) or rendered, and
+removed again with remove_datablocks.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..intrinsics import Intrinsics
-from .atomic_files import atomic_path
-from .quiet import quiet_blender_output
+from .camera import set_camera_from_intrinsics
+from .mesh_object import create_mesh_object
 
 CAMERA_CLIP_START = 0.01                       # metres: objects may be closer than 0.1 m
 
@@ -66,9 +66,6 @@ def build_scene(content: SceneContent) -> BuiltScene:
     """Make the scene; all or nothing (a failure removes what was made, then re-raises)."""
     import bpy
     from mathutils import Matrix
-
-    from ..addon.camera import set_camera_from_intrinsics
-    from ..addon.scene_mesh import create_mesh_object
 
     made = []
     try:
@@ -119,18 +116,9 @@ def remove_datablocks(datablocks: list) -> None:
     alive = []
     for block in datablocks:
         try:
-            block.name                              # raises ReferenceError once removed
+            _ = block.name                          # raises ReferenceError once removed
             alive.append(block)
         except ReferenceError:
             pass
     if alive:
         bpy.data.batch_remove(alive)
-
-
-def write_blend(path: Path, scenes: list) -> None:
-    """Write the scenes (and what they use) to a .blend file, atomically. Image paths are
-    stored relative to the file, so outputs and inputs can move together."""
-    import bpy
-
-    with atomic_path(Path(path)) as tmp, quiet_blender_output():
-        bpy.data.libraries.write(str(tmp), set(scenes), path_remap='RELATIVE', fake_user=False)

@@ -1,7 +1,9 @@
-"""A reconstruction (camera-frame vertices and faces) -> an ordinary editable mesh object.
+"""Vertex and triangle arrays -> Blender meshes: a bare datablock, or an object placed by a camera.
 
 All or nothing: if anything fails while building, every datablock made here is removed
-again before the error propagates, so a failed click leaves the file as it was.
+again before the error propagates, so a failed build leaves the file as it was. Used by
+the add-on (the reconstructed object), the batch (.blend outputs) and training (rendering
+data and grids).
 """
 from __future__ import annotations
 
@@ -11,29 +13,6 @@ from ..errors import P2MError
 from .camera import camera_to_world_matrix
 
 MATERIAL_SUFFIX = " image"
-
-
-def check_target_depth(target_depth: float) -> None:
-    """The 3D cursor must be in front of the camera to place the mesh at its depth."""
-    if not target_depth > 0.0:
-        raise P2MError("The 3D cursor is behind the camera (or level with it), so the mesh "
-                       "cannot be placed at its depth. Move the 3D cursor in front of the "
-                       "camera, or set Placement to 'As Predicted'.")
-
-
-def scale_to_depth(vertices_cam: np.ndarray, target_depth: float) -> np.ndarray:
-    """Scale a mesh about the camera centre so its bounding-box centre lies at target_depth.
-
-    Scaling about the camera centre moves every point along its own viewing ray, so the
-    mesh still lines up with the image; only its size and distance change.
-    """
-    check_target_depth(target_depth)
-    z = vertices_cam[:, 2]                                          # (N,)
-    centre_depth = -0.5 * (z.min() + z.max())
-    if not centre_depth > 0.0:
-        raise P2MError("The predicted mesh is not in front of the camera; it cannot be scaled "
-                       "to the 3D cursor's depth. Use Placement 'As Predicted'.")
-    return (vertices_cam * (target_depth / centre_depth)).astype(np.float32)
 
 
 def camera_projection_uvs(vertices_cam: np.ndarray, faces: np.ndarray, intrinsics) -> np.ndarray:
@@ -49,21 +28,37 @@ def camera_projection_uvs(vertices_cam: np.ndarray, faces: np.ndarray, intrinsic
     return uv[faces.reshape(-1)].astype(np.float32)                 # (F * 3, 2)
 
 
-def _build_mesh_data(mesh, vertices_world: np.ndarray, faces: np.ndarray) -> None:
-    """Fill an empty Mesh with triangles through foreach_set (fast, version independent)."""
+def triangle_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, repair: bool = False):
+    """A new Mesh datablock of triangles, filled through foreach_set (fast, version independent).
+
+    Args:
+        vertices: (N, 3) coordinates, stored as float32.
+        faces: (F, 3) vertex indices.
+        repair: let Blender's validate() repair invalid faces (meshes read from files);
+            otherwise invalid faces are a P2MError (a reconstruction never has any).
+    """
+    import bpy
+
+    faces = np.asarray(faces, dtype=np.int32)
     n_faces = len(faces)
-    mesh.vertices.add(len(vertices_world))
-    mesh.loops.add(n_faces * 3)
-    mesh.polygons.add(n_faces)
-    mesh.vertices.foreach_set("co", vertices_world.reshape(-1))
-    mesh.loops.foreach_set("vertex_index", faces.astype(np.int32).reshape(-1))
-    mesh.polygons.foreach_set("loop_start", np.arange(0, n_faces * 3, 3, dtype=np.int32))
-    if not _loop_total_is_readonly():
-        mesh.polygons.foreach_set("loop_total", np.full(n_faces, 3, dtype=np.int32))
-    mesh.update(calc_edges=True)
-    if mesh.validate(verbose=False):
-        raise P2MError("The reconstructed mesh had invalid faces and could not be built. "
-                       "Try another stage or image; if it persists, report it as a bug.")
+    mesh = bpy.data.meshes.new(name)
+    try:
+        mesh.vertices.add(len(vertices))
+        mesh.loops.add(n_faces * 3)
+        mesh.polygons.add(n_faces)
+        mesh.vertices.foreach_set("co", np.asarray(vertices, dtype=np.float32).reshape(-1))
+        mesh.loops.foreach_set("vertex_index", faces.reshape(-1))
+        mesh.polygons.foreach_set("loop_start", np.arange(0, n_faces * 3, 3, dtype=np.int32))
+        if not _loop_total_is_readonly():
+            mesh.polygons.foreach_set("loop_total", np.full(n_faces, 3, dtype=np.int32))
+        mesh.update(calc_edges=True)
+        if mesh.validate(verbose=False, clean_customdata=False) and not repair:
+            raise P2MError("The reconstructed mesh had invalid faces and could not be built. "
+                           "Try another stage or image; if it persists, report it as a bug.")
+    except Exception:
+        bpy.data.meshes.remove(mesh)
+        raise
+    return mesh
 
 
 def _loop_total_is_readonly() -> bool:
@@ -146,9 +141,8 @@ def create_mesh_object(collection, vertices_cam: np.ndarray, faces: np.ndarray, 
 
     created = []                                     # (collection, datablock), newest last
     try:
-        mesh = bpy.data.meshes.new(name)
+        mesh = triangle_mesh(name, vertices_world, faces)
         created.append((bpy.data.meshes, mesh))
-        _build_mesh_data(mesh, vertices_world.astype(np.float32), faces)
         _set_smooth(mesh, shade_smooth)
         if texture_image is not None:
             uv_layer = mesh.uv_layers.new(name="CameraProjection")
@@ -187,3 +181,17 @@ def _select_only(obj) -> None:
     except RuntimeError:
         return                          # linked into a collection this view layer excludes
     view_layer.objects.active = obj
+
+
+def replace_object(scene, old, name: str, mesh):
+    """A new object showing `mesh`, linked to the scene in place of `old` (removed together
+    with its mesh): one object slot reused render after render."""
+    import bpy
+
+    if old is not None:
+        old_mesh = old.data
+        bpy.data.objects.remove(old)
+        bpy.data.meshes.remove(old_mesh)
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    return obj

@@ -1,4 +1,4 @@
-"""python -m training.compare --weights A.pt B.pt --data DIR [--split test] [--unseen-by OTHER_DATASET]
+"""python -m training.diagnostics.compare --weights A.pt B.pt --data DIR [--split test] [--unseen-by OTHER_DATASET]
 
 Is B better than A? Both score the same views (Pixel2Mesh protocol, class mean on vertices),
 and the per-view F(tau) difference B - A is reported with its standard error: two class
@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader, Subset
 from blender_p2m.errors import P2MError
 from blender_p2m.model.checkpoint import load_checkpoint
 
-from .data.dataset import P2MDataset, read_dataset_json
-from .metrics import MetricAccumulator, point_metrics
-from .run_checkpoints import resolve_checkpoint
+from ..data.dataset import P2MDataset, read_dataset_json
+from ..metrics import MetricAccumulator, point_metrics
+from ..run_checkpoints import resolve_checkpoint
 
 
 def chosen_views(dataset: P2MDataset, views_per_object: int | None, unseen_by: Path | None) -> list[int]:
@@ -75,7 +75,7 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.compare", description=__doc__.splitlines()[0])
     p.add_argument("--weights", required=True, type=Path, nargs=2, metavar=("A", "B"))
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))

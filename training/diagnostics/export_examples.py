@@ -1,4 +1,4 @@
-"""python -m training.export_examples --data DIR --ids ID[:VIEW] ... --out examples/ [--with-ground-truth]
+"""python -m training.diagnostics.export_examples --data DIR --ids ID[:VIEW] ... --out examples/ [--with-ground-truth]
 
 Copies test-split views of a dataset into a folder as `ID.png` with a sidecar `ID.json`
 holding the view's intrinsics (the format the batch tool reads) and, optionally,
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.dataset import _meta, camera_frame_surface
+from ..data.dataset import _meta, camera_frame_surface
 
 
 def export_view(data: Path, object_id: str, view_index: int, out: Path, gt_points: int = 0) -> Path:
@@ -36,7 +36,7 @@ def export_view(data: Path, object_id: str, view_index: int, out: Path, gt_point
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.export_examples")
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.export_examples")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--ids", nargs="+", required=True, help="OBJECT_ID or OBJECT_ID:VIEW")
     p.add_argument("--out", type=Path, required=True)
