@@ -348,6 +348,8 @@ def test_lights_and_shadows_inside_ac3d_files_are_left_out(tmp_path):
     assert vertices.max() <= 1.0 + 1e-6          # only the fuselage's corners reach the OBJ
     with pytest.raises(Exception, match="AC3D"):
         strip_named_objects("not an ac file\n")
+    overstated = AC_WITH_LIGHTS.replace("OBJECT world\nkids 2", "OBJECT world\nkids 5")  # exporters do this
+    assert strip_named_objects(overstated)[0] == text
 
 
 def test_training_views_on_photos_keep_the_object_and_its_mask(rendered):

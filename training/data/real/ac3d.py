@@ -35,7 +35,7 @@ class ConversionError(Exception):
 
 
 # Bump when what goes into assimp changes, so cached conversions are redone.
-CONVERSION_VERSION = 2
+CONVERSION_VERSION = 3
 
 
 def _read_object(lines: list[str], i: int) -> tuple[dict, int]:
@@ -48,7 +48,9 @@ def _read_object(lines: list[str], i: int) -> tuple[dict, int]:
         if key == "kids":
             kids = []
             i += 1
-            for _ in range(int(tokens[1])):
+            for _ in range(int(tokens[1])):      # some exporters overstate the count
+                if i >= len(lines) or not lines[i].startswith("OBJECT"):
+                    break
                 kid, i = _read_object(lines, i)
                 kids.append(kid)
             return {"name": name, "lines": block, "kids": kids}, i
