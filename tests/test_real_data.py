@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_checks import dataset_views, fraction_inside_silhouette
 from training.data.build import REAL_SPLIT_FRACTIONS, assign_splits, build, catalogue_specs
-from training.data.dataset import camera_frame_surface
 from training.data.real.catalogue import build_catalogue
 from training.data.real.sweethome3d import parse_properties
 
@@ -214,11 +214,7 @@ def rendered(catalogue, tmp_path_factory) -> Path:
     return out
 
 
-def _views(root: Path):
-    for meta_path in sorted((root / "objects").glob("*/meta.json")):
-        meta = json.loads(meta_path.read_text())
-        for view in meta["views"]:
-            yield meta_path.parent, meta, view
+_views = dataset_views
 
 
 def test_real_meshes_render_with_their_textures(rendered):
@@ -243,19 +239,7 @@ def test_real_meshes_render_with_their_textures(rendered):
 
 
 def test_real_ground_truth_projects_into_the_silhouette(rendered):
-    inside = total = 0
-    for obj_dir, _meta, view in _views(rendered):
-        pts, _ = camera_frame_surface(obj_dir, view)
-        alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
-        u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]
-        v = view["cy"] - view["fy"] * pts[:, 1] / -pts[:, 2]
-        cols, rows = np.floor(u).astype(int), np.floor(v).astype(int)
-        ok = (cols >= 0) & (cols < 224) & (rows >= 0) & (rows < 224)
-        hit = np.zeros(len(pts), bool)
-        hit[ok] = alpha[rows[ok], cols[ok]] > 0
-        inside += hit.sum()
-        total += len(pts)
-    assert inside / total >= 0.99
+    assert fraction_inside_silhouette(rendered) >= 0.99
     info = json.loads((rendered / "dataset.json").read_text())
     assert info["counts"]["total_objects"] == 6
 
