@@ -357,3 +357,26 @@ def test_training_views_on_photos_keep_the_object_and_its_mask(rendered):
     assert float(photo_part.std()) > 0.05 and float((photo_part - 1).abs().mean()) > 0.1  # rocks, not white
     alpha = np.asarray(Image.open(rendered / "objects" / b["object_id"] / f"view_{b['view']:02d}.png"))[..., 3]
     assert abs(float(mask.mean()) - float((alpha > 0).mean())) < 0.01   # 224 px views: the same silhouette
+
+
+@pytest.mark.parametrize("label, folder_category, expected", [
+    ("AI/Aircraft/A320/Models/A320-main.xml", "airplane", "airplane"),
+    ("AI/Aircraft/EC-135/Models/ec135.xml", "airplane", "other"),                  # helicopters
+    ("Scenery/Models/Aircraft/Mi-8PS-lowpoly.ac", "airplane", "other"),
+    ("Scenery/Models/Aircraft/MiG-21bis.ac", "airplane", "airplane"),
+    ("AI/Aircraft/Lightning/Models/lightning-model.xml", "airplane", "airplane"),   # not a light
+    ("AI/Aircraft/A330-MRTT/Models/refueling/probe.xml", "airplane", "drop:not a whole vehicle"),
+    ("AI/Aircraft/Cessna208Caravan/Models/wheels.xml", "airplane", "drop:not a whole vehicle"),
+    ("Scenery/Models/Maritime/Civilian/Freighter.xml", "watercraft", "watercraft"),
+    ("Scenery/Models/Maritime/Misc/PhareCalais.ac", "watercraft", "drop:not a whole vehicle"),
+    ("Scenery/Models/Maritime/Misc/digue_beton_25m.ac", "watercraft", "drop:not a whole vehicle"),
+    ("Scenery/Models/Aircraft/Airbus_A319-meridiana.ac", "airplane", "airplane"),   # 'bus' in Airbus
+    ("Scenery/Models/Transport/VWJetta_S1.ac", None, "car"),                        # 'jet' in Jetta
+    ("Scenery/Models/Transport/bus-muc.xml", None, "other"),
+    ("Scenery/Models/Military/EGYP-TWR1.ac", None, "drop:not a vehicle"),
+])
+def test_flightgear_names_settle_categories(label, folder_category, expected):
+    """The word rules that the contact sheet checked, kept from regressing."""
+    from training.data.real.sources import fg_category
+
+    assert fg_category(label, folder_category) == expected
