@@ -363,6 +363,8 @@ def test_training_views_on_photos_keep_the_object_and_its_mask(rendered):
     ("AI/Aircraft/A320/Models/A320-main.xml", "airplane", "airplane"),
     ("AI/Aircraft/EC-135/Models/ec135.xml", "airplane", "other"),                  # helicopters
     ("Scenery/Models/Aircraft/Mi-8PS-lowpoly.ac", "airplane", "other"),
+    ("Scenery/Models/Aircraft/KOFF_EC-135A.ac", "airplane", "airplane"),             # Boeing, not Eurocopter
+    ("AI/Aircraft/A330-MRTT/Models/refueling/refueling.xml", "airplane", "drop:not a whole vehicle"),
     ("Scenery/Models/Aircraft/MiG-21bis.ac", "airplane", "airplane"),
     ("AI/Aircraft/Lightning/Models/lightning-model.xml", "airplane", "airplane"),   # not a light
     ("AI/Aircraft/A330-MRTT/Models/refueling/probe.xml", "airplane", "drop:not a whole vehicle"),

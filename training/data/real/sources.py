@@ -61,12 +61,12 @@ FG_WORDS: list[tuple[str, str]] = [
                                  r"shelter|barrack|bunker|guard|building|hut\b|stores|workshop|mess\b|"
                                  r"quarters|medical|shed|ski-?jump|bak-12|depot|bldg|hanger|sa-2|"
                                  r"digue|footbridge|phare|/ph[a-z]+\.|feusaint|port-ct|oilrig|amarre|tonne|"
-                                 r"iceberg|castle|dart_etd|staalskib|lftw|/ice/|probe|wheels?\b|ssme|omspods|"
+                                 r"iceberg|castle|dart_etd|staalskib|lftw|/ice/|probe|refuel|wheels?\b|ssme|omspods|"
                                  r"/gear|nacelle|cockpit|interior"),
     (OTHER, r"heli|seahawk|balloon|(?<!air)bus|truck|train|tram|coach|loco|wagon-|trailer|tractor|bulldozer|crane|"
             r"lorry|forklift|pushback|tug\b|digger|excavator|\bice-?\d|ice-|hitachi|metrolink|class_?\d|"
             r"/lint|airtrain|srn4|hovercraft|\btank\b|apc|humvee|radar|flatcar|diesel|grader|roller|"
-            r"brooms|bloodhound|goldhofer|motorhome|ec-?1\d\d|lynx|hh-?60|mi-?\d|\br44|jetranger|dauphin|"
+            r"brooms|bloodhound|goldhofer|motorhome|ec-?1[34]5(?![a-z])|lynx|hh-?60|mi-?\d|\br44|jetranger|dauphin|"
             r"frelon|puma|cougar|chinook|apache|huey|bell-?\d|sikorsky|alouette|gazelle|robinson|"
             r"ka-?\d|dragonfly|bluebird"),
     ("airplane", r"kc-?1[0-9]{1,2}|a4-f|ka6-d|a6-d|glider|spitfire|cessna|boeing|airbus|\b7[0-9]7|a3[0-9]{2}|"
