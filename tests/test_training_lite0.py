@@ -219,3 +219,58 @@ def test_exported_lite0_weights_work_in_the_api_without_the_pretrained_package(f
     rgba[30:90, 50:110] = (0.8, 0.3, 0.2, 1.0)
     here = load_model(out, device="cpu").reconstruct(rgba).vertices[:5]
     assert np.allclose(np.asarray(got["vertices"]), here, atol=1e-5)
+
+
+def test_views_on_photos_differ_from_white_only_outside_the_object(tiny_data):
+    from training.data.dataset import P2MDataset
+    from training.data.real.photos import photo_paths
+    from training.evaluate import PhotoViews
+
+    white = P2MDataset(tiny_data[0], "train", 64, points=100)
+    photos = PhotoViews(white, photo_paths(tiny_data[2], "train"))
+    chosen = set()
+    for i in range(len(white)):
+        a, b = white[i], photos[i]
+        inside = a["mask"][0] >= 1.0                                   # (S, S), fully covered
+        outside = a["mask"][0] == 0.0
+        assert inside.sum() > 20 and outside.sum() > 20
+        assert torch.equal(a["image"][:, inside], b["image"][:, inside])
+        changed = (a["image"] - b["image"]).abs().amax(dim=0) > 1e-3     # (S, S)
+        assert changed[outside].float().mean() > 0.9
+        assert torch.equal(a["points"], b["points"]) and torch.equal(a["intrinsics"], b["intrinsics"])
+        assert photos.photo_for(i) == PhotoViews(white, photo_paths(tiny_data[2], "train")).photo_for(i)
+        chosen.add(photos.photo_for(i))
+    assert len(chosen) > 1                                              # spread over the photos
+
+
+def test_evaluation_on_white_and_photos_reports_mask_iou(finetuned, tiny_data, tmp_path):
+    from torch.utils.data import DataLoader
+
+    from blender_p2m.model.checkpoint import load_checkpoint
+    from training.data.dataset import P2MDataset
+    from training.evaluate import evaluate
+    from training.run_checkpoints import resolve_checkpoint
+
+    result = evaluate(finetuned, tiny_data[0], "test", tmp_path / "ev", grid=False, surface_points=0,
+                      photos=tiny_data[2])
+    assert result["photos"]["photos"] == 1 and result["photos"]["model"]["class_mean"]
+    assert 0 <= result["photos"]["mask_iou"] <= 1
+    assert "held-out test photos" in (tmp_path / "ev" / "eval.md").read_text()
+    # The mask IoU on white, recomputed here with numpy from the network's logits.
+    model, _ = load_checkpoint(resolve_checkpoint(finetuned))
+    data = P2MDataset(tiny_data[0], "test", model.config.input_size, points=None)
+    ious = []
+    with torch.no_grad():
+        for batch in DataLoader(data, batch_size=4):
+            _, logits = model(batch["image"], batch["intrinsics"], return_silhouette=True)
+            n = logits.shape[-1]
+            s = batch["mask"].shape[-1]
+            # Area average of the mask onto n x n cells (s is a multiple of n here or not:
+            # torch's area interpolation is the definition used for the target).
+            target = torch.nn.functional.adaptive_avg_pool2d(batch["mask"].float(), n).numpy() >= 0.5
+            pred = logits.numpy() >= 0.0                                # sigmoid >= 0.5
+            for p, t in zip(pred, target):
+                union = (p | t).sum()
+                ious.append(1.0 if union == 0 else (p & t).sum() / union)
+            assert s == model.config.input_size
+    assert result["mask_iou"] == pytest.approx(float(np.mean(ious)), abs=1e-6)
