@@ -274,3 +274,48 @@ def test_evaluation_on_white_and_photos_reports_mask_iou(finetuned, tiny_data, t
                 ious.append(1.0 if union == 0 else (p & t).sum() / union)
             assert s == model.config.input_size
     assert result["mask_iou"] == pytest.approx(float(np.mean(ious)), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_ablation_trains_each_arm_for_the_same_time_resumes_and_tabulates(tiny_data, tmp_path):
+    first, second, photos = tiny_data
+    out = tmp_path / "ablation"
+    args = [PY, "-m", "training.diagnostics.ablation", "--procedural", first, "--real", second, "--photos", photos,
+            "--out", out, "--minutes-per-run", "0.1", "--max-per-category", "2", "--eval-per-category", "1",
+            "--vgg-recipe", "tiny", "--lite0-recipe", "lite0_tiny"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+
+    def run():
+        r = subprocess.run(list(map(str, args)), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        return r
+
+    run()
+    result = json.loads((out / "ablation.json").read_text())
+    state = json.loads((out / "state.json").read_text())
+    names = {f"{a}__{m}" for a in ("vgg_scratch", "lite0_frozen", "lite0_finetune")
+             for m in ("procedural", "procedural_real")}
+    assert set(state) == names and len(result["runs"]) == 6
+    for name, entry in state.items():
+        # Each run used its 6 s (it stops at the first step past the budget, then saves).
+        assert entry["finished"] and 6 <= entry["seconds"] < 30, (name, entry)
+        config = json.loads((out / name / "train_config.json").read_text())
+        assert config["train"]["lr_drop_at"] == [] and config["train"]["photos"] == str(photos)
+        assert config["train"]["freeze_encoder"] == (name.startswith("lite0_frozen"))
+        assert (config["data"] == str(first)) == name.endswith("__procedural")
+    for row in result["runs"]:
+        assert row["steps"] > 0 and 0 <= row["procedural"]["f_tau"] <= 100
+        assert row["real"]["photos_f_tau"] is not None
+        assert (row["real"]["photos_mask_iou"] is None) == (row["arm"] == "vgg_scratch")
+    table = (out / "ablation.md").read_text()
+    assert table.count("\n| ") == 7 and "lite0_frozen | procedural+real" in table
+    # Rerun: finished runs are skipped; an unfinished one continues from its checkpoint.
+    state["lite0_finetune__procedural"].update(seconds=0.0, finished=False)
+    (out / "state.json").write_text(json.dumps(state))
+    steps_before = next(r["steps"] for r in result["runs"] if r["arm"] == "lite0_finetune" and r["mix"] == "procedural")
+    printed = run().stdout
+    assert printed.count("finished, skipped") == 5
+    config = json.loads((out / "lite0_finetune__procedural" / "train_config.json").read_text())
+    assert len(config["commands"]) == 2 and config["commands"][1].endswith("--resume")
+    again = json.loads((out / "ablation.json").read_text())
+    assert next(r["steps"] for r in again["runs"] if r["arm"] == "lite0_finetune" and r["mix"] == "procedural") > steps_before
