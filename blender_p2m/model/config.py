@@ -119,7 +119,7 @@ CONFIGS: dict[str, ModelConfig] = {
                         gresnet_layers=2),
     # ImageNet-pretrained EfficientNet-Lite0 at 224 px, strides 8/16/32 through 64-channel
     # bottlenecks, the silhouette head, zero-initialised offsets; the compact G-ResNet.
-    # 46 ms per image at batch 1 on the 2-core CPU (benchmarks/RESULTS.md); 192 px was no faster there.
+    # 46 ms per image at batch 1 on the 2-core CPU (bench_model, 2 threads); 192 px was no faster.
     "lite0": ModelConfig(name="lite0", input_size=224, hidden=64, gresnet_layers=10, encoder="lite0",
                          pool_channels=64, silhouette=True, zero_offsets=True),
     # For tests only: Lite0 at 64 px with a tiny G-ResNet.
