@@ -2,8 +2,9 @@
 
     from blender_p2m.api import Intrinsics, load_model
     model = load_model(weights=None, device="auto")   # None = bundled weights
-    rec = model.reconstruct(image, intrinsics=None, crop=None)
+    rec = model.reconstruct(image, intrinsics=None, crop=None, background="keep")
     rec.vertices  # (N, 3) float32, camera frame (X right, Y up, looking down -Z), finest stage
+    rec.mask      # (H, W) float32 silhouette in the image as given (removed background or alpha)
     rec.faces     # (F, 3) int64, counter-clockwise seen from outside
     rec.stages    # [(vertices, faces), ...] coarse (156) to fine (2466)
     model.reconstruct_many(images, intrinsics_list, batch_size=8)
@@ -25,13 +26,16 @@ from .image_io import exif_orientation, orient_intrinsics, to_rgba
 from .intrinsics import Intrinsics
 from .model.checkpoint import load_checkpoint
 from .model.network import Pixel2Mesh
-from .model.preprocess import Prepared, prepare
+from .model.preprocess import Prepared, network_to_image, prepare
 from .stage_names import STAGE_NAMES
 
 __all__ = ["Intrinsics", "P2MError", "Reconstruction", "LoadedModel", "load_model",
            "bundled_weights_path", "available_devices", "STAGE_NAMES"]
 
 BUNDLED_WEIGHTS_NAME = "pixel2mesh_compact.pt"
+BACKGROUND_MODES = ("keep", "remove", "auto")
+MASK_SHARPNESS = 4.0        # the head's soft 56 x 56 edge, steepened: alpha 0..1 over p 0.375..0.625
+MIN_OBJECT_PIXELS = 16      # fewer silhouette pixels than this: no object found
 
 
 def bundled_weights_path() -> Path | None:
@@ -78,12 +82,17 @@ class Reconstruction:
         faces: (F, 3) int64, outward winding.
         stages: [(vertices, faces)] for every stage, coarse to fine.
         intrinsics: the intrinsics used, for the image as given.
-        network_image: (S, S, 3) float32, what the network saw (for previews).
+        network_image: (S, S, 3) float32, what the network saw (for previews), after any
+            background removal and crop.
+        mask: (H, W) float32 in [0, 1], the object's silhouette in the image as given: the
+            one the model predicted when the background was removed, else the image's own
+            alpha when it has transparency, else None.
     """
 
     stages: list[tuple[np.ndarray, np.ndarray]]
     intrinsics: Intrinsics
     network_image: np.ndarray = field(repr=False)
+    mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def vertices(self) -> np.ndarray:
@@ -113,7 +122,15 @@ class LoadedModel:
         self.weights_path = weights_path
         self.config = network.config
 
-    def _prepare(self, image, intrinsics, crop) -> tuple[Prepared, Intrinsics]:
+    @property
+    def can_remove_background(self) -> bool:
+        """Whether these weights have a silhouette head (needed for background="remove")."""
+        return getattr(self.network, "silhouette_head", None) is not None
+
+    def _prepare(self, image, intrinsics, crop, background="keep"
+                 ) -> tuple[Prepared, Intrinsics, np.ndarray | None]:
+        if background not in BACKGROUND_MODES:
+            raise P2MError(f"Unknown background mode {background!r}: use one of {', '.join(BACKGROUND_MODES)}.")
         rgba = to_rgba(image)
         h, w = rgba.shape[:2]
         # Intrinsics of a file's stored pixel grid turn with its EXIF orientation (image_io).
@@ -121,8 +138,32 @@ class LoadedModel:
             intrinsics = orient_intrinsics(intrinsics, exif_orientation(image), w, h)
         # The intrinsics actually used: validated, and rescaled when given for a resized copy.
         used = Intrinsics.default(w, h) if intrinsics is None else intrinsics.for_image(w, h)
+        has_alpha = bool(rgba[..., 3].min() < 0.99)
+        mask = rgba[..., 3].copy() if has_alpha else None
+        if background == "remove" or (background == "auto" and not has_alpha and self.can_remove_background):
+            mask = self._predict_mask(rgba, used)
+            rgba = np.concatenate([rgba[..., :3], mask[..., None]], axis=-1)   # white outside, crop from it
         prepared = prepare(rgba, used, self.config.input_size, crop)
-        return prepared, used
+        return prepared, used, mask
+
+    @torch.inference_mode()
+    def _predict_mask(self, rgba: np.ndarray, intr: Intrinsics) -> np.ndarray:
+        """The object's silhouette (H, W) in [0, 1], from the silhouette head on the whole
+        picture seen through the uncropped virtual camera (one extra encoder pass)."""
+        if not self.can_remove_background:
+            raise P2MError(f"These weights ({Path(self.weights_path).name}) have no silhouette head, so "
+                           f"they cannot remove backgrounds. Use background='keep' (or 'auto'), give "
+                           f"an image with transparency, or weights trained with a silhouette head.")
+        whole = prepare(rgba, intr, self.config.input_size, None)
+        maps = self.network.encode(whole.image[None].to(self.device))
+        probability = torch.sigmoid(self.network.silhouette(maps)[0].float()).cpu()      # (1, n, n)
+        mask = network_to_image(probability, intr, whole.rotation, whole.intrinsics.double().numpy())[0]
+        mask = ((mask - 0.5) * MASK_SHARPNESS + 0.5).clamp(0.0, 1.0).numpy()              # (H, W)
+        if (mask > 0.5).sum() < MIN_OBJECT_PIXELS:
+            raise P2MError("No object found in the picture: the predicted silhouette is empty. Try "
+                           "background='keep', a picture where the object is larger and in front "
+                           "of a plainer background, or crop the picture around the object.")
+        return mask.astype(np.float32)
 
     @torch.inference_mode()
     def _run(self, prepared: Sequence[Prepared]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -141,13 +182,20 @@ class LoadedModel:
         return results
 
     def reconstruct(self, image, intrinsics: Intrinsics | None = None,
-                    crop: str | None = None) -> Reconstruction:
-        """Reconstruct one image (path, PIL image or H x W x {1,3,4} array)."""
-        return self.reconstruct_many([image], [intrinsics], batch_size=1, crop=crop)[0]
+                    crop: str | None = None, background: str = "keep") -> Reconstruction:
+        """Reconstruct one image (path, PIL image or H x W x {1,3,4} array).
+
+        background: "keep" (the image as given, transparency composited on white),
+        "remove" (the silhouette head finds the object; everything else becomes white, and
+        crop="object" crops to the found silhouette), or "auto" ("remove" for an image
+        without transparency when the weights can, else "keep").
+        """
+        return self.reconstruct_many([image], [intrinsics], batch_size=1, crop=crop, background=background)[0]
 
     def reconstruct_many(self, images: Sequence, intrinsics_list: Sequence[Intrinsics | None] | None = None,
                          batch_size: int = 8, crop: str | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> list[Reconstruction]:
+                         progress: Callable[[int, int], None] | None = None,
+                         background: str = "keep") -> list[Reconstruction]:
         """Reconstruct several images in batches; results equal those of reconstruct()."""
         images = list(images)
         intrinsics_list = list(intrinsics_list) if intrinsics_list is not None else [None] * len(images)
@@ -157,12 +205,12 @@ class LoadedModel:
             raise P2MError(f"batch_size must be at least 1, got {batch_size}.")
         results: list[Reconstruction] = []
         for start in range(0, len(images), batch_size):
-            chunk = [self._prepare(img, intr, crop)
+            chunk = [self._prepare(img, intr, crop, background)
                      for img, intr in zip(images[start:start + batch_size],
                                           intrinsics_list[start:start + batch_size])]
-            stages = self._run([p for p, _ in chunk])
-            for (p, used), st in zip(chunk, stages):
-                results.append(Reconstruction(st, used, p.image.permute(1, 2, 0).numpy()))
+            stages = self._run([p for p, _, _ in chunk])
+            for (p, used, mask), st in zip(chunk, stages):
+                results.append(Reconstruction(st, used, p.image.permute(1, 2, 0).numpy(), mask))
             if progress is not None:
                 progress(len(results), len(images))
         return results

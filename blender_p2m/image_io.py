@@ -296,3 +296,4 @@ def orient_intrinsics(intr, orientation: int, width: int, height: int):
     stored = intr.resized_to(stored_w, stored_h)                 # a resized copy of the stored grid
     cx, cy = stored_to_displayed(orientation, stored.cx, stored.cy, stored_w, stored_h)
     return Intrinsics(stored.fy, stored.fx, cx, cy, width, height)
+

@@ -346,10 +346,10 @@ def test_a_failing_image_in_a_batch_fails_alone(tmp_path, tiny_checkpoint, monke
     make_good_images(tmp_path / "in", 4)
     real = api.LoadedModel._prepare
 
-    def poisoned(self, image, intrinsics, crop):
+    def poisoned(self, image, intrinsics, crop, background="keep"):
         if np.isclose(np.asarray(image)[32, 32, 0], 42 / 255):      # square_002's colour
             raise ValueError("poisoned pixels")
-        return real(self, image, intrinsics, crop)
+        return real(self, image, intrinsics, crop, background)
 
     monkeypatch.setattr(api.LoadedModel, "_prepare", poisoned)
     out = tmp_path / "out"
@@ -510,6 +510,34 @@ def test_blend_preview_and_combined_outputs(tmp_path, tiny_checkpoint):
         assert (out / f"{path.stem}_preview.png").is_file()
 
 
+def test_background_auto_writes_the_mask_and_a_three_panel_preview(tmp_path, tiny_checkpoint):
+    """Weights without a silhouette head keep each picture; its mask is the image's alpha."""
+    pytest.importorskip("bpy")
+    make_good_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    assert run_cli("reconstruct", tmp_path / "in", "-o", out, "--weights", tiny_checkpoint, "--device", "cpu",
+                   "--format", "obj", "--preview", "--background", "auto") == 0
+    with Image.open(out / "wide_mask.png") as mask:
+        white = np.asarray(mask.convert("L")) > 127
+    assert np.array_equal(white, ellipse_rgba(96, 72)[..., 3] > 127)
+    with Image.open(out / "wide_preview.png") as preview:
+        assert preview.size == (3 * 384 + 2 * 8, 288)                 # input | mask | render
+    assert read_summary(out)["settings"]["background"] == "auto"
+    assert run_cli("reconstruct", tmp_path / "in", "-o", out, "--weights", tiny_checkpoint, "--device", "cpu",
+                   "--format", "obj", "--preview", "--background", "auto") == 0
+    assert read_summary(out)["images"][0]["status"] == "skipped"       # finished: mask included
+
+
+def test_background_remove_needs_a_silhouette_head(tmp_path, tiny_checkpoint):
+    make_good_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    assert run_cli("reconstruct", tmp_path / "in", "-o", out, "--weights", tiny_checkpoint, "--device", "cpu",
+                   "--format", "obj", "--background", "remove") != 0
+    record = read_summary(out)["images"][0]
+    assert record["status"] == "failed" and "silhouette head" in record["reason"]
+    assert not list(out.glob("wide*"))                                  # nothing half-made
+
+
 def test_camera_from_a_blend_file(tmp_path, tiny_checkpoint):
     bpy = pytest.importorskip("bpy")
     from mathutils import Matrix
@@ -588,7 +616,7 @@ def test_demo_writes_obj_glb_blend_and_preview_for_every_example(tmp_path, tiny_
     assert [r["name"] for r in summary["images"]] == examples
     assert all(r["camera"] == "sidecar" for r in summary["images"])
     for name in examples:
-        for suffix in (".obj", ".glb", ".blend", "_preview.png"):
+        for suffix in (".obj", ".glb", ".blend", "_preview.png", "_mask.png"):   # demo: --background auto
             assert (tmp_path / "demo" / f"{name}{suffix}").is_file()
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_checks import dataset_views, fraction_inside_silhouette
 from training.data.build import assign_splits, build
 from training.data.convention import DataConvention
-from training.data.dataset import P2MDataset, camera_frame_surface
+from training.data.dataset import P2MDataset
 
 CATEGORIES = ["chair", "car", "lamp"]
 
@@ -24,11 +25,7 @@ def dataset(tmp_path_factory) -> Path:
     return out
 
 
-def _views(root: Path):
-    for meta_path in sorted((root / "objects").glob("*/meta.json")):
-        meta = json.loads(meta_path.read_text())
-        for view in meta["views"]:
-            yield meta_path.parent, meta, view
+_views = dataset_views
 
 
 def test_dataset_obeys_the_convention(dataset):
@@ -63,19 +60,7 @@ def test_dataset_obeys_the_convention(dataset):
 
 
 def test_ground_truth_projects_into_the_silhouette(dataset):
-    inside = total = 0
-    for obj_dir, _meta, view in _views(dataset):
-        pts, _ = camera_frame_surface(obj_dir, view)
-        alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
-        u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]
-        v = view["cy"] - view["fy"] * pts[:, 1] / -pts[:, 2]
-        cols, rows = np.floor(u).astype(int), np.floor(v).astype(int)
-        ok = (cols >= 0) & (cols < 224) & (rows >= 0) & (rows < 224)
-        hit = np.zeros(len(pts), bool)
-        hit[ok] = alpha[rows[ok], cols[ok]] > 0
-        inside += hit.sum()
-        total += len(pts)
-    assert inside / total >= 0.995
+    assert fraction_inside_silhouette(dataset) >= 0.995
 
 
 def test_normals_are_unit_and_point_outward(dataset):

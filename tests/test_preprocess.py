@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from blender_p2m.errors import P2MError
 from blender_p2m.intrinsics import Intrinsics
@@ -243,3 +244,26 @@ def test_default_intrinsics_are_the_original_camera_scaled():
     prepared = prepare(np.ones((100, 300, 4), dtype=np.float32), None, 224)
     # f = 250 * 300 / 224 on the source; the square of side 300 becomes 224 px: f' = 250.
     np.testing.assert_allclose(prepared.intrinsics.numpy(), [250.0, 250.0, 112.0, 112.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("crop", [None, "object"])
+def test_network_to_image_inverts_resample(crop):
+    """A silhouette taken to the network image (resample) and back lands where it was."""
+    from blender_p2m.model.preprocess import network_to_image
+
+    h, w = 180, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = ((xx + 0.5 - 200) / 50) ** 2 + ((yy + 0.5 - 80) / 40) ** 2 < 1          # off-centre disc
+    rgba = np.zeros((h, w, 4), np.float32)
+    rgba[..., :3], rgba[..., 3] = 0.5, inside
+    intr = Intrinsics(300, 300, 160, 90, w, h)
+    prepared = prepare(rgba, intr, 224, crop)
+    back = network_to_image(prepared.alpha, intr, prepared.rotation, prepared.intrinsics.double().numpy())
+    assert back.shape == (1, h, w)
+    mask = back[0].numpy() > 0.5
+    iou = (mask & inside).sum() / (mask | inside).sum()
+    assert iou > 0.95, iou
+    # A coarse 56 x 56 map works the same way (the silhouette head's resolution).
+    coarse = torch.nn.functional.interpolate(prepared.alpha[None], size=(56, 56), mode="area")[0]
+    mask = network_to_image(coarse, intr, prepared.rotation, prepared.intrinsics.double().numpy())[0].numpy() > 0.5
+    assert (mask & inside).sum() / (mask | inside).sum() > 0.85

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_checks import dataset_views, fraction_inside_silhouette
 from training.data.build import REAL_SPLIT_FRACTIONS, assign_splits, build, catalogue_specs
-from training.data.dataset import camera_frame_surface
 from training.data.real.catalogue import build_catalogue
 from training.data.real.sweethome3d import parse_properties
 
@@ -214,11 +214,7 @@ def rendered(catalogue, tmp_path_factory) -> Path:
     return out
 
 
-def _views(root: Path):
-    for meta_path in sorted((root / "objects").glob("*/meta.json")):
-        meta = json.loads(meta_path.read_text())
-        for view in meta["views"]:
-            yield meta_path.parent, meta, view
+_views = dataset_views
 
 
 def test_real_meshes_render_with_their_textures(rendered):
@@ -243,19 +239,7 @@ def test_real_meshes_render_with_their_textures(rendered):
 
 
 def test_real_ground_truth_projects_into_the_silhouette(rendered):
-    inside = total = 0
-    for obj_dir, _meta, view in _views(rendered):
-        pts, _ = camera_frame_surface(obj_dir, view)
-        alpha = np.asarray(Image.open(obj_dir / view["image"]))[..., 3]
-        u = view["cx"] + view["fx"] * pts[:, 0] / -pts[:, 2]
-        v = view["cy"] - view["fy"] * pts[:, 1] / -pts[:, 2]
-        cols, rows = np.floor(u).astype(int), np.floor(v).astype(int)
-        ok = (cols >= 0) & (cols < 224) & (rows >= 0) & (rows < 224)
-        hit = np.zeros(len(pts), bool)
-        hit[ok] = alpha[rows[ok], cols[ok]] > 0
-        inside += hit.sum()
-        total += len(pts)
-    assert inside / total >= 0.99
+    assert fraction_inside_silhouette(rendered) >= 0.99
     info = json.loads((rendered / "dataset.json").read_text())
     assert info["counts"]["total_objects"] == 6
 
@@ -373,3 +357,26 @@ def test_training_views_on_photos_keep_the_object_and_its_mask(rendered):
     assert float(photo_part.std()) > 0.05 and float((photo_part - 1).abs().mean()) > 0.1  # rocks, not white
     alpha = np.asarray(Image.open(rendered / "objects" / b["object_id"] / f"view_{b['view']:02d}.png"))[..., 3]
     assert abs(float(mask.mean()) - float((alpha > 0).mean())) < 0.01   # 224 px views: the same silhouette
+
+
+@pytest.mark.parametrize("label, folder_category, expected", [
+    ("AI/Aircraft/A320/Models/A320-main.xml", "airplane", "airplane"),
+    ("AI/Aircraft/EC-135/Models/ec135.xml", "airplane", "other"),                  # helicopters
+    ("Scenery/Models/Aircraft/Mi-8PS-lowpoly.ac", "airplane", "other"),
+    ("Scenery/Models/Aircraft/MiG-21bis.ac", "airplane", "airplane"),
+    ("AI/Aircraft/Lightning/Models/lightning-model.xml", "airplane", "airplane"),   # not a light
+    ("AI/Aircraft/A330-MRTT/Models/refueling/probe.xml", "airplane", "drop:not a whole vehicle"),
+    ("AI/Aircraft/Cessna208Caravan/Models/wheels.xml", "airplane", "drop:not a whole vehicle"),
+    ("Scenery/Models/Maritime/Civilian/Freighter.xml", "watercraft", "watercraft"),
+    ("Scenery/Models/Maritime/Misc/PhareCalais.ac", "watercraft", "drop:not a whole vehicle"),
+    ("Scenery/Models/Maritime/Misc/digue_beton_25m.ac", "watercraft", "drop:not a whole vehicle"),
+    ("Scenery/Models/Aircraft/Airbus_A319-meridiana.ac", "airplane", "airplane"),   # 'bus' in Airbus
+    ("Scenery/Models/Transport/VWJetta_S1.ac", None, "car"),                        # 'jet' in Jetta
+    ("Scenery/Models/Transport/bus-muc.xml", None, "other"),
+    ("Scenery/Models/Military/EGYP-TWR1.ac", None, "drop:not a vehicle"),
+])
+def test_flightgear_names_settle_categories(label, folder_category, expected):
+    """The word rules that the contact sheet checked, kept from regressing."""
+    from training.data.real.sources import fg_category
+
+    assert fg_category(label, folder_category) == expected

@@ -220,6 +220,23 @@ def test_training_mesh_import_runs_nothing_from_a_blend(auto_run_allowed, tmp_pa
     assert len(faces) == 4 and not marker.exists()
 
 
+def test_rendering_a_blend_with_its_materials_runs_nothing(auto_run_allowed, tmp_path):
+    """The data builder keeps a .blend's objects (and materials) in its scene while it
+    renders the views: their drivers must not run then either."""
+    from training.data.convention import DataConvention
+    from training.data.render import Renderer
+    from training.data.views import sample_views
+
+    marker = tmp_path / "PWNED"
+    renderer = Renderer(64, engine="workbench")          # reads factory settings: allow again
+    auto_run_allowed.context.preferences.filepaths.use_scripts_auto_execute = True
+    vertices, faces = renderer.set_model_file(evil_blend(tmp_path / "evil.blend", marker), 0.57)
+    view = sample_views(np.random.default_rng(0), 1, DataConvention())[0]
+    renderer.render_view(view, tmp_path / "view.png")
+    renderer.set_mesh(vertices, faces)                     # and letting go of the file's objects
+    assert (tmp_path / "view.png").is_file() and len(faces) == 4 and not marker.exists()
+
+
 # ----------------------------------------------------------------------------- sidecars
 def _sidecars(folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (sidecar path, words its error must contain)."""

@@ -1,7 +1,8 @@
 """The add-on's user interface, split by Blender role.
 
 props (scene settings), prefs (add-on preferences), torch_setup (getting PyTorch),
-operators (the Reconstruct button), ui (the sidebar panel); reconstruct_job, image_input,
+operators (the Reconstruct button), picture_camera (Create Camera from Picture), ui (the
+sidebar panel); reconstruct_job, image_input,
 placement and worker hold the logic of a click. Plain bpy helpers (cameras, meshes,
 images) come from blender_p2m.blender, the model from blender_p2m.api. PyTorch is imported
 only when Reconstruct first runs, so the add-on registers, and explains what is missing,
@@ -12,12 +13,12 @@ from __future__ import annotations
 import bpy
 
 from ..threads import prefer_passive_omp_wait
-from . import operators, prefs, props, torch_setup, ui, worker
+from . import operators, picture_camera, prefs, props, torch_setup, ui, worker
 
 prefer_passive_omp_wait()   # PyTorch is imported later, on the first Reconstruct
 
 # Registration order matters: property groups before the classes that point to them.
-MODULES = (props, prefs, torch_setup, operators, ui)
+MODULES = (props, prefs, torch_setup, operators, picture_camera, ui)
 
 
 def register() -> None:

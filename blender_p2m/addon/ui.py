@@ -7,6 +7,7 @@ import textwrap
 import bpy
 
 from .operators import STATUS, P2M_OT_reconstruct
+from .picture_camera import P2M_OT_create_camera_from_picture
 from .prefs import ADDON_ID
 from .torch_setup import torch_status
 
@@ -88,6 +89,8 @@ class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
             scene_camera = context.scene.camera
             fields.label(text=f"Scene camera: {scene_camera.name}" if scene_camera else
                          "The scene has no camera", icon='NONE' if scene_camera else 'ERROR')
+            if scene_camera is None:
+                fields.operator(P2M_OT_create_camera_from_picture.bl_idname, icon='CAMERA_DATA')
         fields.prop(settings, "stage")
         fields.prop(settings, "device")
         fields.label(text=available_devices_text())

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--stage", choices=STAGE_NAMES, default=STAGE_NAMES[-1], help="mesh resolution (fine)")
     rec.add_argument("--crop", choices=("none", "object"), default="none",
                      help="object: turn and zoom the network's view onto the object")
+    rec.add_argument("--background", choices=("keep", "remove", "auto"), default="keep",
+                     help="keep the picture as is (default); remove: the model's silhouette head "
+                          "whitens everything but the object (and --crop object crops to it); auto: "
+                          "remove for pictures without transparency when the weights can. Writes "
+                          "NAME_mask.png; the preview shows input | mask | render")
     rec.add_argument("--camera-blend", type=Path, metavar="FILE",
                      help="take the camera from this .blend (images without a sidecar JSON)")
     rec.add_argument("--camera", metavar="NAME", help="camera object in --camera-blend")
@@ -132,7 +137,9 @@ def _settings(args):
 
     if args.command == "demo":
         formats, preview, combined, stage, crop = parse_formats(DEMO_FORMATS), True, False, STAGE_NAMES[-1], None
+        background = "auto"
     else:
+        background = args.background
         combined, preview, stage = args.combined, args.preview, args.stage
         crop = None if args.crop == "none" else args.crop
         default = "none" if combined else DEFAULT_FORMATS
@@ -144,8 +151,8 @@ def _settings(args):
             raise P2MError("--camera NAME needs --camera-blend FILE (the .blend holding it).")
     if args.batch_size < 1:
         raise P2MError(f"--batch-size must be at least 1, got {args.batch_size}.")
-    outputs = OutputPlan(Path(args.output), formats, preview, combined)
-    return BatchSettings(outputs, stage, crop, args.batch_size, args.overwrite, args.debug)
+    outputs = OutputPlan(Path(args.output), formats, preview, combined, masks=background != "keep")
+    return BatchSettings(outputs, stage, crop, background, args.batch_size, args.overwrite, args.debug)
 
 
 def _load_model(api, args):
@@ -174,7 +181,8 @@ def _recorded_settings(args, settings, model, shard) -> dict:
     outputs = settings.outputs
     camera_blend = getattr(args, "camera_blend", None)
     return {"formats": list(outputs.formats), "preview": outputs.preview, "combined": outputs.combined,
-            "stage": settings.stage, "crop": settings.crop, "batch_size": settings.batch_size,
+            "stage": settings.stage, "crop": settings.crop, "background": settings.background,
+            "batch_size": settings.batch_size,
             "weights": str(model.weights_path), "device": str(model.device),
             "shard": f"{shard[0]}/{shard[1]}",
             "camera_blend": str(camera_blend) if camera_blend else None}

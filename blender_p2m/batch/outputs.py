@@ -2,6 +2,7 @@
 
     OUT/<name>.obj .glb .ply .blend   per image, for each requested format
     OUT/<name>_preview.png            with --preview
+    OUT/<name>_mask.png               with --background remove|auto: the object's silhouette
     OUT/combined.blend                with --combined: every mesh, one scene per image
     OUT/summary.json                  (summary-shard-i-of-n.json for a shard)
 
@@ -21,6 +22,7 @@ from ..errors import P2MError
 MESH_FORMATS = ("obj", "glb", "ply")
 FORMATS = MESH_FORMATS + ("blend",)
 PREVIEW_SUFFIX = "_preview.png"
+MASK_SUFFIX = "_mask.png"
 COMBINED_FILENAME = "combined.blend"
 
 
@@ -42,6 +44,7 @@ class OutputPlan:
     formats: tuple[str, ...]
     preview: bool = False
     combined: bool = False
+    masks: bool = False
 
     @property
     def needs_blender(self) -> bool:
@@ -53,11 +56,12 @@ class OutputPlan:
         return self.folder / COMBINED_FILENAME
 
     def path(self, name: str, fmt: str) -> Path:
-        return self.folder / (f"{name}{PREVIEW_SUFFIX}" if fmt == "preview" else f"{name}.{fmt}")
+        suffix = {"preview": PREVIEW_SUFFIX, "mask": MASK_SUFFIX}.get(fmt, f".{fmt}")
+        return self.folder / f"{name}{suffix}"
 
     def files_for(self, name: str) -> list[Path]:
         """Every per-image file requested for this image."""
-        kinds = list(self.formats) + (["preview"] if self.preview else [])
+        kinds = list(self.formats) + (["preview"] if self.preview else []) + (["mask"] if self.masks else [])
         return [self.path(name, kind) for kind in kinds]
 
     def is_finished(self, name: str) -> bool:

@@ -1,5 +1,6 @@
-"""A preview PNG per image: the input beside a Blender render of the mesh seen from the same
-camera, so misalignment or a wrong shape shows at a glance.
+"""A preview PNG per image: the input (and, when the background was removed, the silhouette
+the network used) beside a Blender render of the mesh seen from the same camera, so
+misalignment or a wrong shape shows at a glance.
 
 The render uses Workbench (blender_p2m.blender.render: fast, no GPU needed, about 0.05 s
 per image) on a transparent film; both halves are composited on white and scaled to the
@@ -34,10 +35,11 @@ def resize_nearest(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return image[centres(height, image.shape[0])][:, centres(width, image.shape[1])]
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Two (H, W, 3) float images with a white gap -> (H, 2W + GAP, 3) uint8."""
-    gap = np.ones((left.shape[0], GAP, 3), dtype=np.float32)
-    joined = np.concatenate([left, gap, right], axis=1)
+def side_by_side(*panels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float images, left to right with white gaps -> (H, n W + (n-1) GAP, 3) uint8."""
+    gap = np.ones((panels[0].shape[0], GAP, 3), dtype=np.float32)
+    parts = [part for panel in panels for part in (gap, panel)][1:]
+    joined = np.concatenate(parts, axis=1)
     return (np.clip(joined, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -50,10 +52,20 @@ def render_scene(scene) -> np.ndarray:
     return render_rgba(scene)
 
 
-def write_preview(path: Path, input_rgba: np.ndarray, scene) -> None:
-    """The preview PNG for one image's scene (see build_scene), written atomically."""
+def write_preview(path: Path, input_rgba: np.ndarray, scene, mask: np.ndarray | None = None) -> None:
+    """The preview PNG for one image's scene (see build_scene), written atomically:
+    input | mask | render with a mask (H, W) in [0, 1], else input | render."""
     render = composite_on_white(render_scene(scene))
     height, width = render.shape[:2]
     picture = resize_nearest(composite_on_white(input_rgba), height, width)
-    write_bytes(Path(path), png_bytes(side_by_side(picture, render)))
+    panels = [picture, render]
+    if mask is not None:
+        panels.insert(1, np.repeat(resize_nearest(mask[..., None], height, width), 3, axis=-1))
+    write_bytes(Path(path), png_bytes(side_by_side(*panels)))
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    """(H, W) silhouette in [0, 1] -> a greyscale-looking RGB PNG (white = object)."""
+    grey = (np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return png_bytes(np.repeat(grey[..., None], 3, axis=-1))
 

@@ -38,6 +38,7 @@ class BatchSettings:
     outputs: OutputPlan
     stage: str = STAGE_NAMES[-1]
     crop: str | None = None
+    background: str = "keep"            # keep | remove | auto (blender_p2m.api)
     batch_size: int = 8
     overwrite: bool = False
     debug: bool = False
@@ -149,7 +150,8 @@ class BatchRunner:
         try:
             return self.model.reconstruct_many([i.rgba for i in loaded],
                                                [i.camera.intrinsics for i in loaded],
-                                               batch_size=len(loaded), crop=self.settings.crop)
+                                               batch_size=len(loaded), crop=self.settings.crop,
+                                               background=self.settings.background)
         except Exception as error:
             if len(loaded) == 1:
                 return [error]
@@ -157,7 +159,8 @@ class BatchRunner:
         for item in loaded:                  # find the bad image(s): one at a time
             try:
                 outcomes.append(self.model.reconstruct(item.rgba, item.camera.intrinsics,
-                                                       crop=self.settings.crop))
+                                                       crop=self.settings.crop,
+                                                       background=self.settings.background))
             except Exception as error:
                 outcomes.append(error)
         return outcomes
@@ -173,7 +176,7 @@ class BatchRunner:
         began = time.perf_counter()
         content = self._scene_content(item, vertices, faces, reconstruction.intrinsics)
         try:
-            files = self._write_files(item, content)
+            files = self._write_files(item, content, self._mask_of(item, reconstruction))
         except Exception as error:
             self._fail(item.job, error, seconds + time.perf_counter() - began)
             return
@@ -198,12 +201,26 @@ class BatchRunner:
     def _wanted(self, path: Path) -> bool:
         return self.settings.overwrite or not path.is_file()
 
-    def _write_files(self, item: LoadedImage, content) -> list[Path]:
+    def _mask_of(self, item: LoadedImage, reconstruction) -> np.ndarray | None:
+        """The silhouette to write and preview when masks are asked for: the removed
+        background's, the image's alpha, or the whole image when nothing was removed."""
+        if not self.outputs.masks:
+            return None
+        mask = getattr(reconstruction, "mask", None)
+        return mask if mask is not None else np.ones(item.rgba.shape[:2], np.float32)
+
+    def _write_files(self, item: LoadedImage, content, mask: np.ndarray | None = None) -> list[Path]:
         """Write the image's missing files (all with overwrite) and return all its files; if
         one fails, those written here are removed again and the error propagates."""
+        from .preview import mask_png
+
         name = item.job.name
         written: list[Path] = []
         try:
+            mask_path = self.outputs.path(name, "mask")
+            if mask is not None and self._wanted(mask_path):
+                write_bytes(mask_path, mask_png(mask))
+                written.append(mask_path)
             for fmt in self.outputs.formats:
                 path = self.outputs.path(name, fmt)
                 if fmt in MESH_FORMATS and self._wanted(path):
@@ -217,14 +234,15 @@ class BatchRunner:
             want_preview = self.outputs.preview and self._wanted(preview_path)
             if want_blend or want_preview:
                 written += self._write_scene_files(item, content, blend_path if want_blend else None,
-                                                   preview_path if want_preview else None)
+                                                   preview_path if want_preview else None, mask)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
         return self.outputs.files_for(name)
 
-    def _write_scene_files(self, item: LoadedImage, content, blend_path, preview_path) -> list[Path]:
+    def _write_scene_files(self, item: LoadedImage, content, blend_path, preview_path,
+                           mask: np.ndarray | None = None) -> list[Path]:
         from ..blender.blend_file import write_blend
         from ..blender.scene import build_scene, remove_datablocks
         from .preview import write_preview
@@ -236,7 +254,7 @@ class BatchRunner:
                 write_blend(blend_path, [built.scene])
                 written.append(blend_path)
             if preview_path is not None:
-                write_preview(preview_path, item.rgba, built.scene)
+                write_preview(preview_path, item.rgba, built.scene, mask)
                 written.append(preview_path)
         except BaseException:
             for path in written:

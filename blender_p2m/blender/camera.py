@@ -17,6 +17,8 @@ cameras and outputs) and training (rendering data and grids through given intrin
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import P2MError
 from ..intrinsics import Intrinsics
 
@@ -118,3 +120,38 @@ def camera_to_world_matrix(camera_object):
     """The rigid camera -> world transform (the camera object's scale is ignored, as in
     Blender's own projection, so the mesh keeps its predicted size in metres)."""
     return camera_object.matrix_world.normalized()
+
+
+# Where a camera made for a picture stands: 2 m back from the origin, 0.5 m up, looking
+# along +Y, level (a Blender user's usual "front" view), so the reconstruction lands near
+# the origin instead of at it.
+PICTURE_CAMERA_LOCATION = (0.0, -2.0, 0.5)
+PICTURE_CAMERA_ROTATION = (math.pi / 2, 0.0, 0.0)
+
+
+def add_camera_for_picture(scene, intr: Intrinsics, image=None, name: str = "Picture Camera"):
+    """A new scene camera that reproduces a picture's intrinsics, with the picture behind it.
+
+    Sets the render resolution to the picture's size and shows `image` (a bpy Image) as the
+    camera's background, so what the camera sees lines up with the picture. Nothing is left
+    in the file when the intrinsics cannot be represented (P2MError).
+    """
+    import bpy
+
+    data = bpy.data.cameras.new(name)
+    try:
+        set_camera_from_intrinsics(data, scene, intr)
+    except Exception:
+        bpy.data.cameras.remove(data)
+        raise
+    if image is not None:
+        data.show_background_images = True
+        background = data.background_images.new()
+        background.image = image
+        background.alpha = 1.0
+    camera = bpy.data.objects.new(name, data)
+    camera.location = PICTURE_CAMERA_LOCATION
+    camera.rotation_euler = PICTURE_CAMERA_ROTATION
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    return camera

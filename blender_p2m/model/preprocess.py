@@ -164,3 +164,33 @@ def prepare(rgba: np.ndarray, intrinsics: Intrinsics | None, size: int,
     rotation, k_net = virtual_camera(intr, size, crop, rgba)
     image, alpha = resample(rgba, intr, rotation, k_net, size)
     return Prepared(image, torch.tensor(k_net, dtype=torch.float32), rotation, alpha)
+
+
+def network_to_image(values: torch.Tensor, intr: Intrinsics, rotation: np.ndarray, k_net: np.ndarray,
+                     ) -> torch.Tensor:
+    """Bring a map of the network image back onto the input image's pixels (the inverse of
+    resample): for each input pixel centre, the bilinear value at its network-image position.
+
+    Args:
+        values: (C, S', S') over the network image (any resolution S': a 56 x 56 mask too).
+        intr, rotation, k_net: the input's intrinsics and the virtual camera (Prepared).
+    Returns:
+        (C, H, W) float32; 0 where the input pixel lies outside the network image.
+    """
+    size = float(2.0 * k_net[2])                                     # the network image side S
+    rows = torch.arange(intr.height, dtype=torch.float64) + 0.5
+    cols = torch.arange(intr.width, dtype=torch.float64) + 0.5
+    v_src, u_src = torch.meshgrid(rows, cols, indexing="ij")         # (H, W)
+    rays = torch.stack([(u_src - intr.cx) / intr.fx, -(v_src - intr.cy) / intr.fy,
+                        -torch.ones_like(u_src)], dim=-1)            # (H, W, 3) real frame
+    rays = rays @ torch.from_numpy(rotation).T                       # R d: the virtual frame
+    depth = -rays[..., 2]
+    valid = depth > 1e-9
+    depth = torch.where(valid, depth, torch.ones_like(depth))
+    u_net = k_net[2] + k_net[0] * rays[..., 0] / depth
+    v_net = k_net[3] - k_net[1] * rays[..., 1] / depth
+    grid = torch.stack([2 * u_net / size - 1, 2 * v_net / size - 1], dim=-1)
+    grid = torch.where(valid[..., None], grid, torch.full_like(grid, -3.0))
+    out = F.grid_sample(values[None].float(), grid[None].float(), mode="bilinear",
+                        padding_mode="zeros", align_corners=False)
+    return out[0]

@@ -54,7 +54,9 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 @contextmanager
 def imported_objects(path: Path):
     """Import a file into the current scene; yields its mesh objects (with their materials,
-    UVs and textures), and deletes everything the import created on exit.
+    UVs and textures), and deletes everything the import created on exit. Nothing in the
+    file runs (Python drivers, scripts) while its objects exist, whatever Blender's auto-run
+    setting says.
 
     World transforms are baked into the meshes (each object's matrix_world is identity
     while in use), so the meshes' coordinates are world coordinates, Z up.
@@ -80,8 +82,9 @@ def imported_objects(path: Path):
                 raise
             except Exception as e:  # Blender importers raise RuntimeError and friends
                 raise MeshImportError(f"import failed: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}") from None
-        new_objects = [o for o in bpy.data.objects if o not in before_objects]
-        yield _baked_meshes(bpy, new_objects)
+            # Still without scripts: evaluating and rendering the objects would run their drivers.
+            new_objects = [o for o in bpy.data.objects if o not in before_objects]
+            yield _baked_meshes(bpy, new_objects)
     finally:
         for obj in [o for o in bpy.data.objects if o not in before_objects]:
             bpy.data.objects.remove(obj, do_unlink=True)
@@ -110,6 +113,7 @@ def _baked_meshes(bpy, objects) -> list:
         if m.to_3x3().determinant() < 0:   # mirrored object: keep faces outward
             mesh.flip_normals()
         obj.modifiers.clear()
+        obj.animation_data_clear()             # drivers and actions: the baked mesh is final
         obj.data = mesh
         obj.matrix_world = Matrix.Identity(4)
         baked.append(obj)

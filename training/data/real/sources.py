@@ -59,13 +59,16 @@ FG_WORDS: list[tuple[str, str]] = [
                                  r"sillage|tracteur|bow_wave|datum|flols|glide-path|mule-|phalanx|sparrow|"
                                  r"wave-off|/foxtrot|/golf\.|/cut\.|parks-and-objects|/hull\.|rp-?3|"
                                  r"shelter|barrack|bunker|guard|building|hut\b|stores|workshop|mess\b|"
-                                 r"quarters|medical|shed|ski-?jump|bak-12|depot|bldg|hanger|sa-2"),
+                                 r"quarters|medical|shed|ski-?jump|bak-12|depot|bldg|hanger|sa-2|"
+                                 r"digue|footbridge|phare|/ph[a-z]+\.|feusaint|port-ct|oilrig|amarre|tonne|"
+                                 r"iceberg|castle|dart_etd|staalskib|lftw|/ice/|probe|wheels?\b|ssme|omspods|"
+                                 r"/gear|nacelle|cockpit|interior"),
     (OTHER, r"heli|seahawk|balloon|(?<!air)bus|truck|train|tram|coach|loco|wagon-|trailer|tractor|bulldozer|crane|"
             r"lorry|forklift|pushback|tug\b|digger|excavator|\bice-?\d|ice-|hitachi|metrolink|class_?\d|"
             r"/lint|airtrain|srn4|hovercraft|\btank\b|apc|humvee|radar|flatcar|diesel|grader|roller|"
-            r"brooms|bloodhound|goldhofer|motorhome|ec-?1\\d\\d|lynx|hh-?60|mi-?\\d|\\br44|jetranger|dauphin|"
-            r"frelon|puma|cougar|chinook|apache|huey|bell-?\\d|sikorsky|alouette|gazelle|robinson|"
-            r"ka-?\\d|dragonfly|bluebird"),
+            r"brooms|bloodhound|goldhofer|motorhome|ec-?1\d\d|lynx|hh-?60|mi-?\d|\br44|jetranger|dauphin|"
+            r"frelon|puma|cougar|chinook|apache|huey|bell-?\d|sikorsky|alouette|gazelle|robinson|"
+            r"ka-?\d|dragonfly|bluebird"),
     ("airplane", r"kc-?1[0-9]{1,2}|a4-f|ka6-d|a6-d|glider|spitfire|cessna|boeing|airbus|\b7[0-9]7|a3[0-9]{2}|"
                  r"fokker|jet\b|plane|aircraft|f-?1[4568]|mig-?\d|mirage|tornado|harrier|jaguar"),
     ("watercraft", r"nimitz|clemenceau|sanantonio|ferry|ship|boat|carrier|frigate|destroyer|trawler|yacht|"
