@@ -119,7 +119,8 @@ CONFIGS: dict[str, ModelConfig] = {
                         gresnet_layers=2),
     # ImageNet-pretrained EfficientNet-Lite0 at 224 px, strides 8/16/32 through 64-channel
     # bottlenecks, the silhouette head, zero-initialised offsets; the compact G-ResNet.
-    # 46 ms per image at batch 1 on the 2-core CPU (bench_model, 2 threads); 192 px was no faster.
+    # bench_model, batch 1, 2 passive threads, 2-core CPU shared with dataset builds: 46 ms median at
+    # load 4 (192 px: 56 ms, same run), 88 ms median / 46 ms min at load 6.7. Remeasure when idle.
     "lite0": ModelConfig(name="lite0", input_size=224, hidden=64, gresnet_layers=10, encoder="lite0",
                          pool_channels=64, silhouette=True, zero_offsets=True),
     # For tests only: Lite0 at 64 px with a tiny G-ResNet.
