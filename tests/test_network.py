@@ -91,8 +91,8 @@ def test_same_seed_same_weights_and_outputs():
         assert torch.equal(x.vertices, z.vertices)
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_every_configuration_builds(name):
+@pytest.mark.parametrize("name", sorted(n for n, c in CONFIGS.items() if c.encoder == "vgg"))
+def test_every_vgg_configuration_builds(name):
     model = build(name)
     config = model.config
     assert config == CONFIGS[name]

@@ -32,6 +32,18 @@ class TrainConfig:
     augment_colour_jitter: float = 0.2
     amp: bool = True                 # mixed precision on CUDA (bfloat16); ignored on CPU
     max_hours: float = 0.0           # stop (with a checkpoint) after this long; 0 = no limit
+    # Encoder (lite0): start from the ImageNet weights (new runs only, not on resume), keep it
+    # frozen, or train it at a fraction of the learning rate.
+    pretrained_encoder: bool = True
+    freeze_encoder: bool = False
+    encoder_lr_scale: float = 1.0
+    silhouette_weight: float = 0.0   # BCE of the silhouette head against the view's mask
+    surface_points: int = 0          # > 0: chamfer on that many points on each stage's surface too
+    # Backgrounds: a photo library (train photos only) and the photo/flat/white mix;
+    # "" = the augment_background flat colours on white, as before.
+    photos: str = ""
+    background_mix: str = ""
+    data_weights: tuple[float, ...] = ()   # proportions of the --data sets; () = by size
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +53,11 @@ class TrainConfig:
         drops = self.lr_drop_at
         object.__setattr__(self, "lr_drop_at", tuple(sorted(
             float(x) for x in (drops if isinstance(drops, (list, tuple)) else (drops,)))))
+        object.__setattr__(self, "data_weights", tuple(float(x) for x in self.data_weights))
+        if any(w < 0 for w in self.data_weights) or (self.data_weights and sum(self.data_weights) <= 0):
+            raise ValueError(f"data_weights must be >= 0 with a positive sum, got {list(self.data_weights)}")
+        if self.encoder_lr_scale < 0 or self.silhouette_weight < 0 or self.surface_points < 0:
+            raise ValueError("encoder_lr_scale, silhouette_weight and surface_points must be >= 0")
 
     def lr_at(self, step: int, total_steps: int) -> float:
         """The step-wise schedule: lr, multiplied by lr_drop_factor at every drop passed."""
@@ -64,4 +81,12 @@ RECIPES = {
     "tiny": TrainConfig(model="tiny", epochs=1, batch_size=2, lr=1e-3, points=500, workers=0,
                         checkpoint_every=5, val_every=5, val_views=4, augment_background=0.0,
                         augment_colour_jitter=0.0),
+    # Pretrained Lite0, fine-tuned at a tenth of the rate; the silhouette head learns beside
+    # (its BCE ~0.7 -> ~0.05 weighs about a tenth of the chamfer terms at 1e-3).
+    "lite0": TrainConfig(model="lite0", epochs=7, batch_size=8, lr=3e-4, lr_drop_at=(0.48, 0.9),
+                         workers=1, checkpoint_every=200, val_every=400, encoder_lr_scale=0.1,
+                         silhouette_weight=1e-3),
+    "lite0_tiny": TrainConfig(model="lite0_tiny", epochs=1, batch_size=2, lr=1e-3, points=500, workers=0,
+                              checkpoint_every=5, val_every=5, val_views=4, augment_background=0.0,
+                              augment_colour_jitter=0.0, encoder_lr_scale=0.1, silhouette_weight=1e-3),
 }

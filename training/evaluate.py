@@ -1,29 +1,42 @@
-"""python -m training.evaluate --weights FILE --data DIR --split test [--out DIR]
+"""python -m training.evaluate --weights FILE --data DIR --split test [--out DIR] [--photos LIB]
 
 Scores a model with the Pixel2Mesh protocol (F-score at tau = 1e-4 and 2 tau, CD x 1000,
 squared distances) per category and as the class mean, on the predicted vertices and on
 points sampled on the predicted surface, beside the initial ellipsoid as a baseline.
 Writes eval.md, eval.json and grid.png (input | prediction | prediction turned 60 degrees |
 ground truth turned 60 degrees, rendered with Blender).
+
+With --photos, the same views are scored again on held-out photos (the library's split
+of the same name): each view composited on one photo chosen by a hash of (object, view),
+the largest centred crop. Models with a silhouette head also get the mask IoU (threshold
+0.5, at the head's resolution) on both backgrounds.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from blender_p2m.errors import P2MError
+from blender_p2m.image_io import load_image_file
+from blender_p2m.intrinsics import Intrinsics
 from blender_p2m.model.checkpoint import load_checkpoint
 from blender_p2m.model.network import StageOutput
+from blender_p2m.model.preprocess import prepare
+from blender_p2m.model.silhouette_head import mask_iou, mask_target
 
+from .data.backgrounds import composite_on_photo
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
+from .data.real.photos import photo_paths
 from .metrics import MetricAccumulator, align_depth, point_metrics
 from .run_checkpoints import resolve_checkpoint
 from .validate import score
@@ -112,8 +125,79 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
     grid.save(path)
 
 
+class PhotoViews(Dataset):
+    """The views of a dataset on held-out photos: each view on the photo hash(object, view)
+    picks, largest centred crop (composite_on_photo), seen through the same virtual camera.
+    Everything but "image" is the dataset's sample (the mask is the object's silhouette)."""
+
+    def __init__(self, dataset: P2MDataset, photos: list[Path]):
+        if not photos:
+            raise P2MError("no photos to evaluate on (the library's split is empty)")
+        self.dataset, self.photos = dataset, list(photos)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def photo_for(self, index: int) -> Path:
+        oid, k = self.dataset.samples[index]
+        return self.photos[zlib.crc32(f"{oid}/{k}".encode()) % len(self.photos)]
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.dataset[index]
+        oid, k = self.dataset.samples[index]
+        view = _meta(str(self.dataset.root / "objects" / oid))["views"][k]
+        rgba = load_image_file(self.dataset.root / "objects" / oid / view["image"])
+        h, w = rgba.shape[:2]
+        intr = Intrinsics(view["fx"], view["fy"], view["cx"], view["cy"], w, h)
+        prepared = prepare(composite_on_photo(rgba, _photo(self.photo_for(index))), intr, self.dataset.input_size)
+        if not torch.equal(prepared.intrinsics, sample["intrinsics"]):
+            raise AssertionError("the virtual camera depends on the background")   # crop=None never does
+        return {**sample, "image": prepared.image}
+
+
+@lru_cache(maxsize=16)
+def _photo(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+class SilhouetteScorer(nn.Module):
+    """The network as `score` calls it, keeping the mask IoU of every batch (collect)."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network, self.logits, self.ious = network, None, []
+
+    def forward(self, images, intrinsics):
+        outputs, self.logits = self.network(images, intrinsics, return_silhouette=True)
+        return outputs
+
+    def collect(self, batch, outputs) -> None:
+        target = mask_target(batch["mask"].float(), self.logits.shape[-1])     # (B, 1, n, n)
+        self.ious.extend(mask_iou(torch.sigmoid(self.logits.float()), target).tolist())
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.mean(self.ious)) if self.ious else float("nan")
+
+
+def score_with_masks(model, loader, surface_points: int = 0, collect=None):
+    """score() plus the mean mask IoU (None without a silhouette head)."""
+    if model.silhouette_head is None:
+        return (*score(model, loader, "cpu", surface_points=surface_points, collect=collect), None)
+    scorer = SilhouetteScorer(model)
+
+    def both(batch, outputs):
+        scorer.collect(batch, outputs)
+        if collect is not None:
+            collect(batch, outputs)
+    on_vertices, on_surface = score(scorer, loader, "cpu", surface_points=surface_points, collect=both)
+    return on_vertices, on_surface, scorer.mean_iou
+
+
 def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int = 8,
-             surface_points: int = 2466, grid: bool = True, max_objects=None, max_per_category=None) -> dict:
+             surface_points: int = 2466, grid: bool = True, max_objects=None, max_per_category=None,
+             photos: Path | None = None) -> dict:
     path = resolve_checkpoint(weights)
     model, metadata = load_checkpoint(path)
     dataset = P2MDataset(data, split, model.config.input_size, points=None, augment=None,
@@ -129,21 +213,35 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
         depth_aligned.add(list(batch["category"]), point_metrics(aligned, gt))
         depth_scales.extend(factors.tolist())
 
-    on_vertices, on_surface = score(model, loader, "cpu", surface_points=surface_points,
-                                    collect=score_depth_aligned)
+    on_vertices, on_surface, iou = score_with_masks(model, loader, surface_points, score_depth_aligned)
     base_vertices, _ = score(EllipsoidBaseline(model), loader, "cpu")
     depth_error = [abs(f - 1.0) for f in depth_scales]
     result = {"weights": str(path), "data": str(data), "split": split, "samples": len(dataset),
               "model": on_vertices.to_json(), "model_surface": on_surface.to_json() if on_surface else None,
-              "ellipsoid": base_vertices.to_json(),
+              "ellipsoid": base_vertices.to_json(), "mask_iou": iou,
               "model_depth_aligned": {**depth_aligned.to_json(),
                                       "mean_abs_scale_error": sum(depth_error) / len(depth_error),
                                       "median_abs_scale_error": sorted(depth_error)[len(depth_error) // 2]}}
+    photo_md = []
+    if photos is not None:
+        on_photos = PhotoViews(dataset, photo_paths(photos, split))
+        photo_loader = DataLoader(on_photos, batch_size=batch_size, shuffle=False, num_workers=1)
+        photo_vertices, _, photo_iou = score_with_masks(model, photo_loader)
+        result["photos"] = {"library": str(photos), "photos": len(on_photos.photos),
+                            "model": photo_vertices.to_json(), "mask_iou": photo_iou}
+        photo_md = ["", f"## Model on {len(on_photos.photos)} held-out {split} photos, predicted vertices (2466)",
+                    "", "Each view composited on one photo (hash of object and view, largest centred crop)."
+                    + (f" Mask IoU {photo_iou:.3f}." if photo_iou is not None else ""), "",
+                    photo_vertices.to_markdown()]
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# Evaluation: `{path.name}` on the {split} split of `{data}` ({len(dataset)} views)",
           "", "Pixel2Mesh protocol: squared distances; F-score at tau = 1e-4 and 2tau = 2e-4 (%), "
           "CD = (mean gt->pred + mean pred->gt) x 1000.", "",
-          "## Model, predicted vertices (2466)", "", on_vertices.to_markdown()]
+          "## Model, predicted vertices (2466)", "",
+          *([f"Transparent views on white. Mask IoU {iou:.3f} (silhouette head, threshold 0.5).", ""]
+            if iou is not None else []),
+          on_vertices.to_markdown()]
+    md += photo_md
     if on_surface:
         md += ["", f"## Model, {surface_points} points sampled on the predicted surface", "", on_surface.to_markdown()]
     md += ["", "## Baseline: initial ellipsoid (no learning), its 2466 vertices", "", base_vertices.to_markdown()]
@@ -167,15 +265,19 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<split> beside the weights)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-grid", action="store_true")
+    p.add_argument("--photos", type=Path, default=None,
+                   help="photo library (photos.json + train/val/test): also score the views on its held-out photos")
+    p.add_argument("--surface-points", type=int, default=2466,
+                   help="points sampled on the predicted surface for the second table (0 = skip it)")
     p.add_argument("--max-objects", type=int, default=None, help="only the split's first N objects")
     p.add_argument("--max-per-category", type=int, default=None,
                    help="only the first N objects of each category (e.g. to score training objects)")
     args = p.parse_args(argv)
     out = args.out or (args.weights if args.weights.is_dir() else args.weights.parent) / f"eval_{args.split}"
     try:
-        evaluate(args.weights, args.data, args.split, out, args.batch_size,
+        evaluate(args.weights, args.data, args.split, out, args.batch_size, args.surface_points,
                  grid=not args.no_grid, max_objects=args.max_objects,
-                 max_per_category=args.max_per_category)
+                 max_per_category=args.max_per_category, photos=args.photos)
     except (P2MError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

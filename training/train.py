@@ -1,5 +1,9 @@
 """Training loop: python -m training.train --config compact --data DIR --out runs/NAME [--resume]
 
+Several datasets mix in chosen proportions (--data A --data B --data-weights 0.6 0.4);
+--photos LIB --background-mix photo=0.6,flat=0.2,white=0.2 puts the training views on the
+library's training photos. A lite0 run starts from the ImageNet encoder (training.pretrained).
+
 The same command runs under `torchrun --nproc_per_node N` (DistributedDataParallel).
 Checkpoints are written atomically every N steps and at the end (the last K are kept);
 --resume continues exactly where the newest complete checkpoint stopped: same batch
@@ -19,16 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from blender_p2m.errors import P2MError
 from blender_p2m.model import Pixel2Mesh, get_config
 from blender_p2m.model.checkpoint import checkpoint_dict
+from blender_p2m.model.silhouette_head import mask_target, silhouette_loss
 
 from . import distributed
 from .config import RECIPES, TrainConfig
+from .data.backgrounds import BackgroundMix, BackgroundSampler
 from .data.dataset import Augmentation, P2MDataset, read_dataset_json
+from .data.real.photos import photo_paths
 from .losses.pixel2mesh_loss import LossWeights, pixel2mesh_loss
 from .plot import plot_training_curves
 from .run_checkpoints import newest_complete_checkpoint, save_run_checkpoint
@@ -39,7 +46,8 @@ from .validate import score
 def parse_args(argv=None) -> tuple[argparse.Namespace, TrainConfig]:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="compact", choices=sorted(RECIPES), help="training recipe (model + schedule)")
-    p.add_argument("--data", required=True, type=Path, help="dataset folder (python -m training.data build)")
+    p.add_argument("--data", required=True, type=Path, action="append",
+                   help="dataset folder (python -m training.data build); repeat to mix several (see --data-weights)")
     p.add_argument("--out", required=True, type=Path, help="run folder: checkpoints, log.jsonl, curves.png")
     p.add_argument("--resume", action="store_true", help="continue from the run's newest checkpoint")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -52,19 +60,40 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, TrainConfig]:
         if f.name == "model":
             continue
         flag = "--" + f.name.replace("_", "-")
-        p.add_argument(flag, type=_flag_type(f), default=None, help=f"override the recipe's {f.name}")
+        if isinstance(f.default, tuple):                    # "0.48,0.9" or 0.48 0.9
+            p.add_argument(flag, nargs="+", default=None, help=f"override the recipe's {f.name}")
+        else:
+            p.add_argument(flag, type=_flag_type(f), default=None, help=f"override the recipe's {f.name}")
     args = p.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if f.name != "model" and getattr(args, f.name, None) is not None}
-    return args, dataclasses.replace(RECIPES[args.config], **overrides)
+    try:
+        overrides = {k: _numbers(v) if isinstance(v, list) else v for k, v in overrides.items()}
+        cfg = dataclasses.replace(RECIPES[args.config], **overrides)
+    except ValueError as e:
+        p.error(str(e))
+    if cfg.data_weights and len(cfg.data_weights) != len(args.data):
+        p.error(f"--data-weights gives {len(cfg.data_weights)} proportions for {len(args.data)} --data sets")
+    if cfg.background_mix:
+        try:
+            BackgroundMix.parse(cfg.background_mix)
+        except ValueError as e:
+            p.error(str(e))
+    return args, cfg
+
+
+def _numbers(tokens: list[str]) -> tuple[float, ...]:
+    """Numbers given as separate words, comma-separated, or both ("" = none)."""
+    try:
+        return tuple(float(x) for t in tokens for x in t.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"expected numbers, got {' '.join(tokens)!r}") from None
 
 
 def _flag_type(field: dataclasses.Field):
     """How a command-line override of a TrainConfig field is parsed."""
     if isinstance(field.default, bool):
         return lambda s: s.lower() in ("1", "true", "yes")
-    if isinstance(field.default, tuple):                    # "0.48,0.9"
-        return lambda s: tuple(float(x) for x in s.split(",") if x.strip())
     return type(field.default)
 
 
@@ -144,7 +173,7 @@ class Run:
     cfg: TrainConfig
     info: distributed.DistInfo
     device: torch.device
-    train_set: P2MDataset
+    train_set: P2MDataset | MixedDataset
     val_set: P2MDataset
     sampler: ResumableSampler
     model: torch.nn.Module
@@ -177,24 +206,81 @@ def setup(args: argparse.Namespace, cfg: TrainConfig) -> Run:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model_config = get_config(cfg.model)
-    if not (args.data / "dataset.json").exists():
-        raise P2MError(f"{args.data} is not a dataset (no dataset.json); build one with "
-                       f"`python -m training.data build --source procedural --out {args.data}`")
+    for root in args.data:
+        if not (root / "dataset.json").exists():
+            raise P2MError(f"{root} is not a dataset (no dataset.json); build one with "
+                           f"`python -m training.data build --source procedural --out {root}`")
     augment = Augmentation(cfg.augment_background, cfg.augment_colour_jitter)
-    train_set = P2MDataset(args.data, "train", model_config.input_size, cfg.points, augment,
-                           seed=cfg.seed, max_objects=args.max_objects,
-                           max_per_category=args.max_per_category)
-    if len(train_set) == 0:
-        raise P2MError(f"no training views in {args.data} with these limits")
-    val_set = P2MDataset(args.data, "val", model_config.input_size, cfg.points, None, seed=cfg.seed)
+    backgrounds = background_sampler(cfg)
+    parts = [P2MDataset(root, "train", model_config.input_size, cfg.points, augment, seed=cfg.seed,
+                        max_objects=args.max_objects, max_per_category=args.max_per_category,
+                        backgrounds=backgrounds) for root in args.data]
+    empty = [str(root) for root, part in zip(args.data, parts) if len(part) == 0]
+    if empty:
+        raise P2MError(f"no training views in {', '.join(empty)} with these limits")
+    train_set = parts[0] if len(parts) == 1 else MixedDataset(parts)
+    # Validation (the periodic F-score) reads the first dataset's val split.
+    val_set = P2MDataset(args.data[0], "val", model_config.input_size, cfg.points, None, seed=cfg.seed)
     try:
-        sampler = ResumableSampler(len(train_set), cfg.batch_size, cfg.seed, info.rank, info.world_size)
+        sampler = ResumableSampler(len(train_set), cfg.batch_size, cfg.seed, info.rank, info.world_size,
+                                   sources=[len(d) for d in parts],
+                                   weights=cfg.data_weights or None)
     except ValueError as e:
         raise P2MError(f"{e}: use a smaller --batch-size or more data") from None
     network = Pixel2Mesh(model_config).to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.silhouette_weight > 0 and network.silhouette_head is None:
+        raise P2MError(f"--silhouette-weight needs a model with a silhouette head; '{cfg.model}' has none")
+    if cfg.freeze_encoder:
+        network.freeze_encoder()
+    optimizer = torch.optim.Adam(parameter_groups(network, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return Run(args, cfg, info, device, train_set, val_set, sampler, network, network, optimizer,
                LossWeights())
+
+
+class MixedDataset(ConcatDataset):
+    """Several datasets end to end (the sampler mixes them); set_epoch reaches every one."""
+
+    def set_epoch(self, epoch: int) -> None:
+        for d in self.datasets:
+            d.set_epoch(epoch)
+
+
+def background_sampler(cfg: TrainConfig) -> BackgroundSampler | None:
+    """The training photos and mix of --photos / --background-mix, or None (white + flat colours)."""
+    if not cfg.photos and not cfg.background_mix:
+        return None
+    mix = BackgroundMix.parse(cfg.background_mix or DEFAULT_BACKGROUND_MIX)
+    photos = photo_paths(Path(cfg.photos), "train") if cfg.photos else []
+    if mix.photo > 0 and not photos:
+        raise P2MError(f"the background mix {cfg.background_mix!r} asks for photos: give --photos LIBRARY "
+                       f"(a folder with photos.json and train/val/test)")
+    return BackgroundSampler(photos, mix)
+
+
+DEFAULT_BACKGROUND_MIX = "photo=0.6,flat=0.2,white=0.2"
+
+
+def parameter_groups(network: Pixel2Mesh, cfg: TrainConfig) -> list[dict]:
+    """The encoder (at encoder_lr_scale x the rate; left out when frozen) and everything else.
+
+    Each group carries its "lr_scale"; train_step sets lr = schedule x lr_scale."""
+    encoder = [p for p in network.encoder.parameters() if p.requires_grad]
+    others = [p for n, p in network.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+    groups = [{"params": others, "lr_scale": 1.0}]
+    if encoder and not cfg.freeze_encoder:
+        groups.append({"params": encoder, "lr_scale": cfg.encoder_lr_scale})
+    return groups
+
+
+def start_from_pretrained(run: Run) -> None:
+    """A new lite0 run starts from the ImageNet encoder (a resumed run has its own weights)."""
+    if run.network.config.encoder != "lite0" or not run.cfg.pretrained_encoder or run.resumed_from:
+        return
+    from .pretrained import pretrained_lite0
+
+    run.network.encoder.load_state_dict(pretrained_lite0().state_dict())
+    if run.info.is_main:
+        print("[train] encoder initialised from the ImageNet EfficientNet-Lite0 weights")
 
 
 def resume(run: Run) -> None:
@@ -226,8 +312,11 @@ def distribute(run: Run) -> None:
     # from the configuration in every process; DDP cannot broadcast sparse tensors.
     torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
         run.network, [name for name, _ in run.network.named_buffers()])
+    # A silhouette head left untrained (weight 0) gets no gradient: DDP must expect that.
+    unused = run.network.silhouette_head is not None and run.cfg.silhouette_weight == 0
     run.model = torch.nn.parallel.DistributedDataParallel(
-        run.network, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+        run.network, device_ids=[run.device.index] if run.device.type == "cuda" else None,
+        find_unused_parameters=unused)
 
 
 def open_run_folder(run: Run, argv: list[str]) -> None:
@@ -236,27 +325,41 @@ def open_run_folder(run: Run, argv: list[str]) -> None:
     if run.info.is_main:
         run.folder.mkdir(parents=True, exist_ok=True)
         (run.folder / "train_config.json").write_text(json.dumps(
-            {"train": run.cfg.to_dict(), "model": run.network.config.to_dict(), "data": str(run.args.data),
+            {"train": run.cfg.to_dict(), "model": run.network.config.to_dict(), **data_record(run.args.data),
              "world_size": run.info.world_size,
              "commands": previous_commands(run.folder, run.resumed_from) + [invocation(argv)]}, indent=2))
-    run.data_info = read_dataset_json(run.args.data)
+    run.data_info = read_dataset_json(run.args.data[0])
+
+
+def data_record(roots: list[Path]) -> dict:
+    """"data": the dataset (one, as before) or the list of datasets mixed."""
+    return {"data": str(roots[0]) if len(roots) == 1 else [str(r) for r in roots]}
 
 
 def train_step(run: Run, batch: dict) -> dict[str, float]:
     """One optimisation step on a batch; returns the loss terms (the loss averaged over processes)."""
     cfg, device = run.cfg, run.device
     for group in run.optimizer.param_groups:
-        group["lr"] = cfg.lr_at(run.step, run.total_steps)
+        group["lr"] = cfg.lr_at(run.step, run.total_steps) * group.get("lr_scale", 1.0)
     images = batch["image"].to(device, non_blocking=True)
     intrinsics = batch["intrinsics"].to(device)
     points = batch["points"].to(device)
     normals = batch["normals"].to(device)
     use_amp = cfg.amp and device.type == "cuda"
+    with_silhouette = cfg.silhouette_weight > 0
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-        outputs = run.model(images, intrinsics)
+        outputs = run.model(images, intrinsics, return_silhouette=with_silhouette)
+    if with_silhouette:
+        outputs, logits = outputs                                       # logits (B, 1, n, n)
     outputs = [dataclasses.replace(o, vertices=o.vertices.float(),
                                    vertices_before=o.vertices_before.float()) for o in outputs]
-    total, terms = pixel2mesh_loss(outputs, points, normals, run.weights)
+    total, terms = pixel2mesh_loss(outputs, points, normals, run.weights, cfg.surface_points)
+    if with_silhouette:
+        target = mask_target(batch["mask"].to(device), logits.shape[-1])     # (B, 1, n, n)
+        terms["silhouette"] = cfg.silhouette_weight * silhouette_loss(logits.float(), target)
+        total = total + terms["silhouette"]
+        terms["silhouette"] = terms["silhouette"].detach()
+        terms["total"] = total.detach()
     run.optimizer.zero_grad(set_to_none=True)
     total.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
@@ -285,7 +388,7 @@ def save(run: Run) -> None:
         return
     data_info = run.data_info or {}
     meta = {"train_config": run.cfg.to_dict(), "loss_weights": run.weights.to_dict(),
-            "data": {"path": str(run.args.data), "counts": data_info.get("counts"),
+            "data": {"path": data_record(run.args.data)["data"], "counts": data_info.get("counts"),
                      "convention": data_info.get("convention"), "source": data_info.get("source")},
             "torch_version": str(torch.__version__), "world_size": run.info.world_size}
     ckpt = checkpoint_dict(run.network, meta)
@@ -370,6 +473,7 @@ def main(argv=None) -> int:
         run = setup(args, cfg)
         if args.resume:
             resume(run)
+        start_from_pretrained(run)
     except P2MError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -52,6 +52,7 @@ class VGG16Encoder(nn.Module):
                 in_ch = out_ch
             self.conv_blocks.append(nn.Sequential(*layers))
         self.out_channels = tuple(_channels(VGG16_BLOCKS[i][1], width) for i in POOLED_BLOCKS)
+        self.strides = tuple(2 ** i for i in POOLED_BLOCKS)        # 4, 8, 16: centred maps
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False)
         self.register_load_state_dict_pre_hook(_read_legacy_block_names)

@@ -70,6 +70,11 @@ def resample_map(feature_map: torch.Tensor, stride: float, shift: float, out_siz
                          padding_mode="border", align_corners=False).to(feature_map.dtype)
 
 
+def _bottleneck(in_channels: int, out_channels: int, norm: bool) -> nn.Module:
+    conv = nn.Conv2d(in_channels, out_channels, 1)
+    return nn.Sequential(conv, nn.GroupNorm(min(8, out_channels), out_channels)) if norm else conv
+
+
 class MultiScalePooling(nn.Module):
     """Pool several feature maps at projected vertices through per-stride 1x1 bottlenecks.
 
@@ -77,6 +82,9 @@ class MultiScalePooling(nn.Module):
         in_channels: {stride: channels} of the encoder's maps.
         out_channels: channels after each bottleneck (one number, or {stride: channels}).
         shifts: {stride: pixels} receptive-field shift of each map (default 0, centred).
+        norm: follow each bottleneck by a group norm (8 groups), per image: pretrained maps
+            have rms 3-9 while the vertex coordinates beside them are ~0.1, and the norm
+            brings every stride to the same scale whatever the batch.
 
     forward(feature_maps {stride: (B, C_s, S/s, S/s)}, vertices (B, N, 3) camera frame,
             intrinsics (B, 4) fx, fy, cx, cy in pixels of the S x S input)
@@ -85,7 +93,7 @@ class MultiScalePooling(nn.Module):
     """
 
     def __init__(self, in_channels: Mapping[int, int], out_channels: int | Mapping[int, int],
-                 shifts: Mapping[int, float] | None = None):
+                 shifts: Mapping[int, float] | None = None, norm: bool = False):
         super().__init__()
         self.strides = tuple(sorted(in_channels))
         if not self.strides:
@@ -101,7 +109,7 @@ class MultiScalePooling(nn.Module):
         self.out_channels = {s: int(out_channels[s]) for s in self.strides}
         self.out_features = sum(self.out_channels.values())
         self.bottlenecks = nn.ModuleDict(
-            {str(s): nn.Conv2d(in_channels[s], self.out_channels[s], 1) for s in self.strides})
+            {str(s): _bottleneck(in_channels[s], self.out_channels[s], norm) for s in self.strides})
 
     def reduce(self, feature_maps: Mapping[int, torch.Tensor]) -> dict[int, torch.Tensor]:
         """{stride: (B, C_s, h, h)} -> {stride: (B, out_channels[s], h, h)}."""

@@ -1,4 +1,8 @@
-"""The Pixel2Mesh network: encoder -> 3 x (perceptual pooling, G-ResNet) with unpooling between."""
+"""The Pixel2Mesh network: encoder -> 3 x (perceptual pooling, G-ResNet) with unpooling between.
+
+The encoder is VGG-16 (the paper's, trained from scratch) or EfficientNet-Lite0 (pretrained,
+pooled through per-stride bottlenecks); an optional silhouette head reads the same maps.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,10 +11,13 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .efficientnet_lite import EfficientNetLite0
 from .ellipsoid import uv_ellipsoid
 from .encoder import VGG16Encoder
 from .graph_conv import Adjacency, GraphAdjacency, GResNet
+from .multiscale_pooling import MultiScalePooling
 from .perceptual_pooling import perceptual_pool
+from .silhouette_head import SilhouetteHead
 from .topology import Stage, build_stages, normalized_adjacency
 
 
@@ -40,14 +47,14 @@ class Pixel2Mesh(nn.Module):
     """Pixel2Mesh network.
 
     forward(images (B, 3, S, S) in [0, 1], intrinsics (B, 4) fx, fy, cx, cy in pixels of
-    the S x S input) -> list of StageOutput, coarse to fine.
+    the S x S input) -> list of StageOutput, coarse to fine; with return_silhouette=True,
+    (that list, mask logits (B, 1, n, n)) from the same encoder pass.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        if config.input_size % 16:
-            raise ValueError(f"input_size must be a multiple of 16, got {config.input_size}")
         self.config = config
+        self.encoder_frozen = False
         vertices0, faces0 = uv_ellipsoid(config.ellipsoid_radii, config.ellipsoid_depth,
                                          config.ellipsoid_rings, config.ellipsoid_segments)
         self.stages: list[Stage] = build_stages(faces0, len(vertices0), config.unpool_steps)
@@ -65,12 +72,25 @@ class Pixel2Mesh(nn.Module):
         # The same adjacencies in the fast (CSR) form the graph convolutions use.
         self.graphs = nn.ModuleList(GraphAdjacency(getattr(self, f"adjacency_{i}"))
                                     for i in range(self.n_stages))
-        self.encoder = VGG16Encoder(config.encoder_width, config.encoder_norm)
-        pooled = sum(self.encoder.out_channels)
+        self.encoder, channels, shifts = _build_encoder(config)
+        pooled_channels = {s: channels[s] for s in config.strides_pooled}
+        if config.pool_channels:
+            self.pooling = MultiScalePooling(pooled_channels, config.pool_channels,
+                                             {s: shifts[s] for s in pooled_channels if s in shifts}, norm=True)
+            pooled = self.pooling.out_features
+        else:
+            self.pooling = None
+            pooled = sum(pooled_channels.values())
+        self.silhouette_head = (SilhouetteHead(channels, shifts, output_size=config.silhouette_size)
+                                if config.silhouette else None)
         self.blocks = nn.ModuleList()
         for i in range(self.n_stages):
             in_features = pooled + 3 + (config.hidden if i > 0 else 0)
             self.blocks.append(GResNet(in_features, config.hidden, config.gresnet_layers))
+            if config.zero_offsets:
+                head = self.blocks[-1].coordinates
+                for weight in (head.self_weight.weight, head.neighbour_weight.weight, head.self_weight.bias):
+                    nn.init.zeros_(weight)
 
     @property
     def n_stages(self) -> int:
@@ -96,10 +116,58 @@ class Pixel2Mesh(nn.Module):
         """The stage's row-normalised adjacency (mean over neighbours), ready for GraphConv."""
         return self.graphs[stage].get()
 
-    def forward(self, images: torch.Tensor, intrinsics: torch.Tensor) -> list[StageOutput]:
-        b = images.shape[0]
-        feature_maps = self.encoder(images)                          # 3 x (B, C_i, h_i, w_i)
-        intrinsics = intrinsics.to(images.dtype)
+    def freeze_encoder(self, frozen: bool = True) -> None:
+        """Keep the encoder as it is: no gradients, always in eval mode (batch norm and
+        dropout included), run under no_grad. The pooling bottlenecks and the heads still learn."""
+        self.encoder_frozen = frozen
+        self.encoder.requires_grad_(not frozen)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Pixel2Mesh":
+        super().train(mode)
+        if self.encoder_frozen:
+            self.encoder.eval()
+        return self
+
+    def encode(self, images: torch.Tensor) -> dict[int, torch.Tensor]:
+        """images (B, 3, S, S) in [0, 1] -> the encoder's maps {stride: (B, C_s, S/s, S/s)}."""
+        if images.dim() != 4 or images.shape[1] != 3 or images.shape[-1] != self.config.input_size \
+                or images.shape[-2] != self.config.input_size:
+            s = self.config.input_size
+            raise ValueError(f"expected images (B, 3, {s}, {s}), got shape {tuple(images.shape)}")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            maps = self.encoder(images)
+        if isinstance(maps, (list, tuple)):                          # VGG: a list, strides 4, 8, 16
+            maps = dict(zip(self.encoder.strides, maps))
+        return maps
+
+    def silhouette(self, feature_maps: dict[int, torch.Tensor]) -> torch.Tensor:
+        """Mask logits (B, 1, n, n) from the encoder's maps (n = config.silhouette_size)."""
+        if self.silhouette_head is None:
+            raise ValueError(f"configuration '{self.config.name}' has no silhouette head")
+        return self.silhouette_head(feature_maps)
+
+    def forward(self, images: torch.Tensor, intrinsics: torch.Tensor, return_silhouette: bool = False
+                ) -> list[StageOutput] | tuple[list[StageOutput], torch.Tensor]:
+        feature_maps = self.encode(images)                           # {stride: (B, C_s, h_s, w_s)}
+        outputs = self.deform(feature_maps, intrinsics.to(images.dtype))
+        if return_silhouette:
+            return outputs, self.silhouette(feature_maps)
+        return outputs
+
+    def deform(self, feature_maps: dict[int, torch.Tensor], intrinsics: torch.Tensor) -> list[StageOutput]:
+        """The deformation stages from the encoder's maps; intrinsics (B, 4) of the S x S input."""
+        b, size = intrinsics.shape[0], self.config.input_size
+        if self.pooling is not None:
+            reduced = self.pooling.reduce({s: feature_maps[s] for s in self.pooling.strides})
+
+            def pool(v):
+                return self.pooling.sample(reduced, v, intrinsics, size)
+        else:
+            maps = [feature_maps[s] for s in self.config.strides_pooled]
+
+            def pool(v):
+                return perceptual_pool(maps, v, intrinsics, size)
         vertices = self.template(0).unsqueeze(0).expand(b, -1, -1)   # (B, 156, 3)
         hidden = None
         outputs = []
@@ -107,10 +175,20 @@ class Pixel2Mesh(nn.Module):
             if i > 0:
                 vertices = self.unpool(i, vertices)                   # (B, N_i, 3)
                 hidden = self.unpool(i, hidden)                       # (B, N_i, hidden)
-            pooled = perceptual_pool(feature_maps, vertices, intrinsics, self.config.input_size)
+            pooled = pool(vertices)                                   # (B, N_i, pooled)
             parts = [pooled, vertices - self.centre] + ([hidden] if hidden is not None else [])
             hidden, displacement = block(torch.cat(parts, dim=-1), self.adjacency(i))
             new_vertices = vertices + displacement.to(vertices.dtype)
             outputs.append(StageOutput(new_vertices, vertices, self.faces(i), self.edges(i)))
             vertices = new_vertices
         return outputs
+
+
+def _build_encoder(config: ModelConfig) -> tuple[nn.Module, dict[int, int], dict[int, float]]:
+    """The encoder, its channels {stride: C} and receptive-field shifts {stride: pixels}."""
+    if config.encoder == "lite0":
+        # Batch norm frozen at its (pretrained) statistics: batch 1-8 over several processes.
+        encoder = EfficientNetLite0(freeze_batchnorm=True)
+        return encoder, dict(encoder.out_channels), dict(encoder.shifts)
+    encoder = VGG16Encoder(config.encoder_width, config.encoder_norm)
+    return encoder, dict(zip(encoder.strides, encoder.out_channels)), {}

@@ -12,6 +12,7 @@ from training.losses.edge import edge_length_loss
 from training.losses.laplacian import laplacian_loss
 from training.losses.move import move_loss
 from training.losses.normal import normal_loss
+from training.losses.surface_chamfer import surface_chamfer_loss
 
 TERMS = ("chamfer", "normal", "edge", "laplacian", "move")
 
@@ -34,6 +35,8 @@ class LossWeights:
         laplacian_first_block_scale: extra factor on the Laplacian term of the first block,
             which starts from the ellipsoid and must change shape a lot.
         move: weight of the vertex displacement, applied to blocks 2 and 3 only.
+        surface: weight of the chamfer on points sampled on the predicted surface (both
+            directions weigh 1 inside it), used when pixel2mesh_loss gets surface_points > 0.
     """
 
     chamfer_gt_to_pred: float = 1.0
@@ -43,6 +46,7 @@ class LossWeights:
     laplacian: float = 0.5
     laplacian_first_block_scale: float = 0.1
     move: float = 0.033
+    surface: float = 1.0
 
     @classmethod
     def paper(cls) -> "LossWeights":
@@ -63,7 +67,7 @@ class LossWeights:
 
 
 def pixel2mesh_loss(stages: Sequence[StageOutput], gt_points: torch.Tensor, gt_normals: torch.Tensor,
-                    weights: LossWeights = LossWeights()
+                    weights: LossWeights = LossWeights(), surface_points: int = 0
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum of all loss terms over all stages.
 
@@ -77,18 +81,21 @@ def pixel2mesh_loss(stages: Sequence[StageOutput], gt_points: torch.Tensor, gt_n
         gt_points: (B, M, 3) points sampled on the GT surface.
         gt_normals: (B, M, 3) unit normals at those points.
         weights: loss weights.
+        surface_points: if > 0, also a chamfer term ("surface") on that many points sampled
+            on each stage's predicted surface (faces read from `.faces`).
 
     Returns:
         total: scalar to back-propagate.
         terms: detached scalars for logging, each the weighted contribution to `total`:
             "chamfer", "normal", "edge", "laplacian", "move" (summed over stages), the same
-            per stage as "chamfer/0", "normal/0", ..., and "total". The five summed terms add
-            up to "total".
+            per stage as "chamfer/0", "normal/0", ..., and "total"; with surface_points,
+            "surface" too. The summed terms add up to "total".
     """
     if len(stages) == 0:
         raise ValueError("pixel2mesh_loss needs at least one stage")
     total = gt_points.new_zeros(())
-    terms: dict[str, torch.Tensor] = {name: gt_points.new_zeros(()) for name in TERMS}
+    names = TERMS + (("surface",) if surface_points > 0 else ())
+    terms: dict[str, torch.Tensor] = {name: gt_points.new_zeros(()) for name in names}
     for s, stage in enumerate(stages):
         verts = stage.vertices  # (B, N_s, 3)
         before = stage.vertices_before  # (B, N_s, 3)
@@ -105,6 +112,9 @@ def pixel2mesh_loss(stages: Sequence[StageOutput], gt_points: torch.Tensor, gt_n
             "laplacian": lap_weight * laplacian_loss(before, verts, edges),
             "move": move_weight * move_loss(before, verts),
         }
+        if surface_points > 0:
+            stage_terms["surface"] = weights.surface * surface_chamfer_loss(
+                verts, stage.faces, gt_points, surface_points).loss
         for name, value in stage_terms.items():
             total = total + value
             terms[name] = terms[name] + value.detach()
