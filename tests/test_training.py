@@ -257,9 +257,10 @@ def test_model_card_is_written_from_the_artefacts(exported, evaluation, training
     ev, result = evaluation
     (tmp_path / "eval_512.json").write_text(json.dumps(training_objects_evaluation))
     card = tmp_path / "MODEL_CARD.md"
+    (tmp_path / "ablation.md").write_text("| arm | data | F(tau) |\n|---|---|---:|\n| lite0_finetune | procedural | 12.3 |\n")
     r = run_module("training.diagnostics.model_card", "--weights", exported, "--eval", ev / "eval.json",
                    "--eval-512", tmp_path / "eval_512.json", "--run", trained_run, "--data", small_dataset,
-                   "-o", card, timeout=300)
+                   "--ablation", tmp_path / "ablation.md", "-o", card, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     text = card.read_text()
     cm = result["model"]["class_mean"]
@@ -269,6 +270,7 @@ def test_model_card_is_written_from_the_artefacts(exported, evaluation, training
     assert f"F(tau) **{c5['f_tau']:.1f}**, F(2tau) **{c5['f_2tau']:.1f}**" in text    # the 512 px section
     assert all(f"| {c} | {m['count']} | {m['f_tau']:.1f} |" in text for c, m in result["model"]["per_category"].items())
     assert "configuration **tiny**" in text and "float16" in text
+    assert "ablation at equal wall-clock" in text and "| lite0_finetune | procedural | 12.3 |" in text
 
 
 def test_compare_pairs_the_views_of_two_weights(exported, evaluation, small_dataset):

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from blender_p2m.atomic_files import atomic_path
 
-LOSS_TERMS = ("loss", "chamfer", "normal", "edge", "laplacian", "move")
+LOSS_TERMS = ("loss", "chamfer", "normal", "edge", "laplacian", "move", "silhouette", "surface")
 VALIDATION_SCORES = ("f_tau", "f_2tau")
 
 

@@ -1,4 +1,5 @@
-"""python -m training.diagnostics.model_card --weights W --eval E.json [--eval-512 E512.json] --run RUN --data DIR -o MODEL_CARD.md
+"""python -m training.diagnostics.model_card --weights W --eval E.json [--eval-512 E512.json]
+    [--ablation ablation.md] --run RUN --data DIR -o MODEL_CARD.md
 
 Writes the model card from the artefacts themselves (weights metadata, evaluation JSON,
 run log, dataset card), so its numbers cannot drift from what was measured. The bundled
@@ -44,8 +45,17 @@ def run_hours(run: Path, run_config: dict) -> tuple[float, int]:
     return seconds / 3600, train[-1]["step"]
 
 
+def _ablation_section(table: str) -> str:
+    """The ablation that chose the bundled configuration (training.diagnostics.ablation)."""
+    if not table.strip():
+        return ""
+    return ("\n## How the configuration was chosen (ablation at equal wall-clock time)\n\n"
+            "Written by `python -m training.diagnostics.ablation` (its command and budget are in the "
+            "table's header).\n\n" + table.strip() + "\n")
+
+
 def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Path, out: Path,
-               extra_notes: str = "") -> str:
+               extra_notes: str = "", ablation: str = "") -> str:
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
     meta, config = ckpt["metadata"], ckpt["config"]
     dataset = json.loads((data / "dataset.json").read_text())
@@ -143,7 +153,7 @@ Train on your own meshes (`python -m training.data build --source MESH_DIR`), mo
 and views, or the `paper` configuration on ShapeNet (`training.data.shapenet`) with a GPU
 (`torchrun --nproc_per_node N -m training.train --config paper ...`).
 {extra_notes}
-"""
+{_ablation_section(ablation)}"""
     out.write_text(text)
     return text
 
@@ -156,11 +166,13 @@ def main(argv=None) -> int:
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--notes", type=Path, help="Markdown appended to the card (limits, targets missed)")
+    p.add_argument("--ablation", type=Path, help="the ablation's ablation.md, appended as its own section")
     p.add_argument("-o", "--out", type=Path, default=Path("weights/MODEL_CARD.md"))
     a = p.parse_args(argv)
     ev = json.loads(a.eval.read_text())
     ev512 = json.loads(a.eval_512.read_text()) if a.eval_512 else None
-    write_card(a.weights, ev, ev512, a.run, a.data, a.out, a.notes.read_text() if a.notes else "")
+    write_card(a.weights, ev, ev512, a.run, a.data, a.out, a.notes.read_text() if a.notes else "",
+               a.ablation.read_text() if a.ablation else "")
     print(f"[model_card] wrote {a.out}")
     return 0
 
