@@ -789,6 +789,7 @@ class AddonRunner:
         scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
         settings = scene.pixel2mesh
         for name in ("image_source", "image", "image_path", "camera", "stage", "crop_to_object",
+                     "remove_background",
                      "device", "shade_smooth", "project_texture", "placement",
                      "parent_to_camera", "object_name"):
             settings.property_unset(name)

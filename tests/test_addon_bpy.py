@@ -91,7 +91,7 @@ def scene(prefs):
     scn.render.pixel_aspect_x = scn.render.pixel_aspect_y = 1.0
     settings = scn.pixel2mesh
     for name in ("image_source", "image", "image_path", "camera", "stage", "crop_to_object",
-                 "device", "shade_smooth", "project_texture", "placement", "parent_to_camera",
+                 "remove_background", "device", "shade_smooth", "project_texture", "placement", "parent_to_camera",
                  "object_name"):
         settings.property_unset(name)
     settings.image = new_image("photo", silhouette_rgba(96, 72))
@@ -312,6 +312,19 @@ def test_reconstruct_creates_an_aligned_mesh_and_one_undo_removes_it(scene):
     bpy.ops.ed.undo()
     assert counts() == before
     assert "Pixel2Mesh" not in bpy.data.objects
+
+
+def test_remove_background_needs_weights_with_a_silhouette_head(scene):
+    """On: the tiny test weights have no head, so the click says so and builds nothing; Auto
+    (the default) then keeps the background and records what it did on the object."""
+    before = counts()
+    scene.pixel2mesh.remove_background = 'ON'
+    with pytest.raises(RuntimeError, match="silhouette head"):
+        reconstruct_like_a_click()
+    assert counts() == before and "silhouette head" in operators.STATUS.error
+    scene.pixel2mesh.remove_background = 'AUTO'
+    assert reconstruct_like_a_click() == {'FINISHED'}
+    assert bpy.data.objects["Pixel2Mesh"]["p2m_background"] == "auto"
 
 
 def test_normals_point_outward(scene):

@@ -23,6 +23,15 @@ IMAGE_SOURCE_ITEMS = (
     ('FILE', "File", "An image file on disk"),
     ('CAMERA_BACKGROUND', "Background", "The camera's background image"),
 )
+BACKGROUND_ITEMS = (
+    ('AUTO', "Auto", "Remove the background of pictures without transparency when the weights "
+                     "can (they have a silhouette head); keep it otherwise"),
+    ('ON', "On", "The network finds the object and whitens everything else before reconstructing "
+                 "(needs weights with a silhouette head)"),
+    ('OFF', "Off", "Use the picture as it is (transparency is composited on white)"),
+)
+# The panel's choice -> blender_p2m.api's background argument.
+BACKGROUND_MODES = {'AUTO': "auto", 'ON': "remove", 'OFF': "keep"}
 PLACEMENT_ITEMS = (
     ('PREDICTED', "As Predicted", "Keep the depth the network predicted"),
     ('CURSOR', "3D Cursor Depth",
@@ -51,6 +60,9 @@ class P2M_PG_settings(bpy.types.PropertyGroup):
     crop_to_object: BoolProperty(
         name="Crop to Object", default=False,
         description="Let the network look at the object only (for small or off-centre objects)")
+    remove_background: EnumProperty(name="Remove Background", items=BACKGROUND_ITEMS, default='AUTO',
+                                    description="Whether the object is separated from the picture's "
+                                                "background before reconstructing")
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default='DEFAULT',
                          description="Where the network runs")
     shade_smooth: BoolProperty(name="Shade Smooth", default=True,

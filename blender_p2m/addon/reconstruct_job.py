@@ -15,6 +15,7 @@ from ..errors import P2MError
 from ..intrinsics import Intrinsics
 from . import image_input, placement, worker
 from .prefs import get_preferences
+from .props import BACKGROUND_MODES
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def plan_reconstruction(context) -> ReconstructPlan:
     request = worker.ReconstructRequest(
         rgba=image.rgba, intrinsics=intrinsics, stage=settings.stage,
         crop="object" if settings.crop_to_object else None,
-        weights=weights, device=_device(settings, prefs))
+        weights=weights, device=_device(settings, prefs),
+        background=BACKGROUND_MODES[settings.remove_background])
     options = dict(name=settings.object_name.strip(), shade_smooth=settings.shade_smooth,
                    project_texture=settings.project_texture, placement=settings.placement,
                    parent_to_camera=settings.parent_to_camera)
@@ -101,7 +103,7 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
     texture_intrinsics = _mirrored(outcome.intrinsics, plan.image.flip_x, plan.image.flip_y)
     props = {"p2m_source_image": plan.image.label, "p2m_weights": outcome.weights,
              "p2m_stage": plan.request.stage, "p2m_device": outcome.device,
-             "p2m_crop": plan.request.crop or "none"}
+             "p2m_crop": plan.request.crop or "none", "p2m_background": plan.request.background}
     try:
         return create_mesh_object(
             context.view_layer.active_layer_collection.collection, vertices, outcome.faces,

@@ -97,6 +97,7 @@ class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
 
         toggles = layout.column(align=True)
         toggles.prop(settings, "crop_to_object")
+        toggles.prop(settings, "remove_background")
         toggles.prop(settings, "shade_smooth")
         toggles.prop(settings, "project_texture")
         toggles.prop(settings, "parent_to_camera")

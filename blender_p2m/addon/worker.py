@@ -36,6 +36,7 @@ class ReconstructRequest:
         intrinsics: the camera's intrinsics for the render resolution (same aspect as rgba).
         stage: one of STAGE_NAMES.
         crop: None or "object".
+        background: "keep", "remove" or "auto" (blender_p2m.api).
         weights: a checkpoint path, or None for the bundled weights.
         device: "auto", "cpu" or "cuda".
     """
@@ -46,6 +47,7 @@ class ReconstructRequest:
     crop: str | None
     weights: str | None
     device: str
+    background: str = "keep"
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def reconstruct(request: ReconstructRequest,
     step(0.2, "Loading the model")
     model = cache.get(request.weights, request.device)
     step(0.5, "Reconstructing")
-    rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop)
+    rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop,
+                            background=request.background)
     vertices, faces = rec.stage(request.stage)
     return ReconstructOutcome(vertices, faces, rec.intrinsics, model.weights_path,
                               str(model.device), time.perf_counter() - start)
