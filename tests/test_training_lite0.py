@@ -319,3 +319,23 @@ def test_ablation_trains_each_arm_for_the_same_time_resumes_and_tabulates(tiny_d
     assert len(config["commands"]) == 2 and config["commands"][1].endswith("--resume")
     again = json.loads((out / "ablation.json").read_text())
     assert next(r["steps"] for r in again["runs"] if r["arm"] == "lite0_finetune" and r["mix"] == "procedural") > steps_before
+
+
+def test_a_killed_ablation_run_keeps_the_time_it_used(tmp_path):
+    """The driver writes its state before training starts; after a kill, the time from that
+    start to the run log's last write counts, and the next invocation resumes the run."""
+    import os
+    import time as clock
+
+    from training.diagnostics.ablation import recover_interrupted
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "log.jsonl").write_text("{}\n")
+    now = clock.time()
+    os.utime(folder / "log.jsonl", (now, now))
+    entry = {"seconds": 60.0, "finished": False, "invocations": 1, "running_since": now - 300}
+    recover_interrupted(entry, folder)
+    assert entry["seconds"] == pytest.approx(360.0, abs=1.0) and "running_since" not in entry
+    recover_interrupted(entry, folder)                           # nothing more to count
+    assert entry["seconds"] == pytest.approx(360.0, abs=1.0) and entry["invocations"] == 1

@@ -77,10 +77,25 @@ def write_state(out: Path, state: dict) -> None:
     write_bytes(out / STATE, json.dumps(state, indent=1).encode())
 
 
+def recover_interrupted(entry: dict, folder: Path) -> None:
+    """Count the time of an invocation that was killed (machine lost, session ended): from
+    its start to the last write of its log, the last moment it is known to have trained."""
+    began = entry.pop("running_since", None)
+    if began is None:
+        return
+    log = folder / "log.jsonl"
+    if log.is_file():
+        entry["seconds"] += max(0.0, log.stat().st_mtime - began)
+
+
 def train_run(spec: RunSpec, args: argparse.Namespace, state: dict) -> None:
-    """Train one run until its minutes are used (or its epochs end); updates state."""
+    """Train one run until its minutes are used (or its epochs end); updates state.
+
+    The state is written before each training process starts, so a run killed with the
+    driver (a lost machine) resumes next time with the time it had already used."""
     budget = args.minutes_per_run * 60
     entry = state.setdefault(spec.name, {"seconds": 0.0, "finished": False, "invocations": 0})
+    recover_interrupted(entry, args.out / spec.name)
     if entry["finished"]:
         print(f"[ablation] {spec.name}: finished, skipped")
         return
@@ -90,11 +105,14 @@ def train_run(spec: RunSpec, args: argparse.Namespace, state: dict) -> None:
         return
     folder = args.out / spec.name
     cmd = train_command(spec, args, folder, remaining, resume=entry["invocations"] > 0)
-    print(f"[ablation] {spec.name}: {remaining / 60:.1f} min left, training")
+    print(f"[ablation] {spec.name}: {remaining / 60:.1f} min left, training", flush=True)
+    entry["invocations"] += 1
+    entry["running_since"] = time.time()
+    write_state(args.out, state)
     began = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True)
     entry["seconds"] += time.monotonic() - began
-    entry["invocations"] += 1
+    entry.pop("running_since", None)
     if result.returncode != 0:
         write_state(args.out, state)
         raise P2MError(f"training {spec.name} failed ({result.returncode}):\n{result.stderr[-2000:]}")
