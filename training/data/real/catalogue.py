@@ -79,7 +79,7 @@ def catalogue_one(candidate: Candidate, dest: Path, seen: dict[str, str]) -> tup
     record = {"key": candidate.key, "name": candidate.name, "category": candidate.category,
               "package": candidate.package, "origin": candidate.origin, "licence": candidate.licence,
               "attribution": candidate.attribution, "n_vertices": int(len(geometry.vertices)),
-              "n_faces": int(len(geometry.triangles)), "geometry_hash": geometry.geometry_hash(),
+              "n_faces": int(len(geometry.triangles)), "geometry_hash": digest,
               "extent": [round(float(x), 6) for x in extent],
               "textured": (dest / "textures").is_dir(),
               "ground_faces_removed": geometry.ground_faces_removed,
