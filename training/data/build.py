@@ -59,19 +59,19 @@ def _share(n: int, fraction: float, at_least: bool) -> int:
 
 
 def assign_splits(ids_by_category: dict[str, list[str]], seed: int,
-                  fractions: dict[str, float] = SPLIT_FRACTIONS) -> dict[str, str]:
+                  fractions: dict[str, float] = SPLIT_FRACTIONS, round_up: bool = False) -> dict[str, str]:
     """Split every category's objects by object (never by view), deterministically.
 
-    Procedural data: 80/10/10 (rounded). Real meshes (`REAL_SPLIT_FRACTIONS`): test and val
-    get at least 15% of each category (rounded up), since real categories are small."""
+    Procedural data: 80/10/10 (rounded). Real meshes (`REAL_SPLIT_FRACTIONS`, round_up):
+    test and val get at least 15% of each category (rounded up), since real categories are
+    small."""
     split_of = {}
-    at_least = fractions is REAL_SPLIT_FRACTIONS
     for category, ids in sorted(ids_by_category.items()):
         ids = sorted(ids)
         order = np.random.default_rng([seed, stable_hash(category)]).permutation(len(ids))
         n = len(ids)
-        n_test = _share(n, fractions["test"], at_least) if n >= 3 else 0
-        n_val = _share(n, fractions["val"], at_least) if n >= 3 else 0
+        n_test = _share(n, fractions["test"], round_up) if n >= 3 else 0
+        n_val = _share(n, fractions["val"], round_up) if n >= 3 else 0
         for rank, index in enumerate(order):
             split_of[ids[index]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
     return split_of
@@ -115,7 +115,7 @@ def catalogue_specs(mesh_dir: Path, seed: int) -> list[ObjectSpec]:
     ids: dict[str, list[str]] = {}
     for m in models:
         ids.setdefault(m["category"], []).append(m["key"])
-    split_of = assign_splits(ids, seed, REAL_SPLIT_FRACTIONS)
+    split_of = assign_splits(ids, seed, REAL_SPLIT_FRACTIONS, round_up=True)
     return [ObjectSpec(m["key"], m["category"], split_of[m["key"]], str(mesh_dir / m["mesh"]),
                        stable_hash(f"{seed}/{m['key']}")) for m in sorted(models, key=lambda m: m["key"])]
 
