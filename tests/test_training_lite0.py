@@ -321,21 +321,30 @@ def test_ablation_trains_each_arm_for_the_same_time_resumes_and_tabulates(tiny_d
     assert next(r["steps"] for r in again["runs"] if r["arm"] == "lite0_finetune" and r["mix"] == "procedural") > steps_before
 
 
-def test_a_killed_ablation_run_keeps_the_time_it_used(tmp_path):
+def test_a_killed_ablation_run_keeps_the_time_up_to_its_newest_checkpoint(tmp_path):
     """The driver writes its state before training starts; after a kill, the time from that
-    start to the run log's last write counts, and the next invocation resumes the run."""
+    start to the newest checkpoint counts (later steps are lost and trained again), and a
+    kill before any checkpoint of this invocation counts nothing."""
     import os
     import time as clock
 
     from training.diagnostics.ablation import recover_interrupted
 
     folder = tmp_path / "run"
-    folder.mkdir()
-    (folder / "log.jsonl").write_text("{}\n")
+    (folder / "checkpoints").mkdir(parents=True)
     now = clock.time()
-    os.utime(folder / "log.jsonl", (now, now))
-    entry = {"seconds": 60.0, "finished": False, "invocations": 1, "running_since": now - 300}
+    old = folder / "checkpoints" / "step_0000100.pt"
+    old.write_bytes(b"x")
+    os.utime(old, (now - 1000, now - 1000))                      # from an earlier invocation
+    entry = {"seconds": 60.0, "finished": False, "invocations": 2, "running_since": now - 300}
     recover_interrupted(entry, folder)
-    assert entry["seconds"] == pytest.approx(360.0, abs=1.0) and "running_since" not in entry
+    assert entry["seconds"] == pytest.approx(60.0) and "running_since" not in entry
+    newer = folder / "checkpoints" / "step_0000200.pt"
+    newer.write_bytes(b"x")
+    os.utime(newer, (now - 100, now - 100))                      # 200 s into this invocation
+    (folder / "log.jsonl").write_text("{}\n")                    # later log lines do not count
+    entry["running_since"] = now - 300
+    recover_interrupted(entry, folder)
+    assert entry["seconds"] == pytest.approx(260.0, abs=1.0)
     recover_interrupted(entry, folder)                           # nothing more to count
-    assert entry["seconds"] == pytest.approx(360.0, abs=1.0) and entry["invocations"] == 1
+    assert entry["seconds"] == pytest.approx(260.0, abs=1.0) and entry["invocations"] == 2

@@ -27,7 +27,7 @@ from blender_p2m.atomic_files import write_bytes
 from blender_p2m.errors import P2MError
 
 from ..evaluate import evaluate
-from ..run_checkpoints import newest_complete_checkpoint
+from ..run_checkpoints import list_checkpoints, newest_complete_checkpoint
 
 # An encoder arm: the recipe kind ("vgg" or "lite0") and the extra training flags.
 ARMS = {
@@ -79,13 +79,15 @@ def write_state(out: Path, state: dict) -> None:
 
 def recover_interrupted(entry: dict, folder: Path) -> None:
     """Count the time of an invocation that was killed (machine lost, session ended): from
-    its start to the last write of its log, the last moment it is known to have trained."""
+    its start to its newest checkpoint, the last work that survives. Steps after that
+    checkpoint are lost and trained again on resume, so charging them would cost the run
+    time it never gets to use."""
     began = entry.pop("running_since", None)
     if began is None:
         return
-    log = folder / "log.jsonl"
-    if log.is_file():
-        entry["seconds"] += max(0.0, log.stat().st_mtime - began)
+    saved = [path.stat().st_mtime for _, path in list_checkpoints(folder)]
+    kept_until = max(saved, default=began)
+    entry["seconds"] += max(0.0, kept_until - began)
 
 
 def train_run(spec: RunSpec, args: argparse.Namespace, state: dict) -> None:
