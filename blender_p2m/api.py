@@ -87,12 +87,15 @@ class Reconstruction:
         mask: (H, W) float32 in [0, 1], the object's silhouette in the image as given: the
             one the model predicted when the background was removed, else the image's own
             alpha when it has transparency, else None.
+        network_mask: (S, S) float32, that silhouette as the network saw it (aligned with
+            network_image), or None when there is none.
     """
 
     stages: list[tuple[np.ndarray, np.ndarray]]
     intrinsics: Intrinsics
     network_image: np.ndarray = field(repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
+    network_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def vertices(self) -> np.ndarray:
@@ -210,7 +213,8 @@ class LoadedModel:
                                           intrinsics_list[start:start + batch_size])]
             stages = self._run([p for p, _, _ in chunk])
             for (p, used, mask), st in zip(chunk, stages):
-                results.append(Reconstruction(st, used, p.image.permute(1, 2, 0).numpy(), mask))
+                network_mask = None if mask is None or p.alpha is None else p.alpha[0].numpy()   # (S, S)
+                results.append(Reconstruction(st, used, p.image.permute(1, 2, 0).numpy(), mask, network_mask))
             if progress is not None:
                 progress(len(results), len(images))
         return results

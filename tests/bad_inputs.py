@@ -919,8 +919,8 @@ def click_soak(weights: Path, folder: Path, clicks: int = 100, sample_at=(20, 10
     """`clicks` Reconstruct clicks in the bpy module (File source, texture projected on every
     other click); after each, the result is deleted with what it brought (a user deleting
     it and purging). Returns {"rss_mb": {click: MiB}, "problems": [...]}: a problem is a
-    click that did not add exactly its object and mesh (and material), left an orphan, or
-    loaded the image again. RSS is sampled as live_rss_mb()."""
+    click that did not add exactly its object and mesh (and material and texture), left an
+    orphan, or loaded the picture file as an image. RSS is sampled as live_rss_mb()."""
     import bpy
 
     runner = AddonRunner(weights)
@@ -938,8 +938,8 @@ def click_soak(weights: Path, folder: Path, clicks: int = 100, sample_at=(20, 10
             after = datablock_counts()
             expected = dict(before, objects=before["objects"] + 1, meshes=before["meshes"] + 1,
                             materials=before["materials"] + texture,
-                            images=1 if texture else before["images"])
-            orphans = [block.name for collection in (bpy.data.meshes, bpy.data.materials)
+                            images=before["images"] + texture)
+            orphans = [block.name for collection in (bpy.data.meshes, bpy.data.materials, bpy.data.images)
                        for block in collection if block.users == 0]
             if result != {'FINISHED'} or after != expected or orphans:
                 problems.append(f"click {click}: {result}, {after} (expected {expected}), "
@@ -949,7 +949,10 @@ def click_soak(weights: Path, folder: Path, clicks: int = 100, sample_at=(20, 10
             bpy.data.objects.remove(obj)
             bpy.data.meshes.remove(mesh)
             for material in materials:
+                textures = [n.image for n in material.node_tree.nodes if n.type == 'TEX_IMAGE']
                 bpy.data.materials.remove(material)
+                for image in textures:
+                    bpy.data.images.remove(image)
             if click in sample_at:
                 rss[click] = round(live_rss_mb(), 1)
     finally:

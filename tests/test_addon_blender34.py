@@ -49,7 +49,7 @@ def test_reconstruct_click_builds_the_mesh_in_the_background(gui_run):
     assert obj is not None, gui_run["error_text"]
     assert obj["type"] == 'MESH' and obj["vertices"] == 2466
     assert obj["selected"] and obj["active"]
-    assert obj["texture"] == ["ball"] and obj["uv_layers"] == ["CameraProjection"]
+    assert obj["texture"] == ["Ball texture"] and obj["uv_layers"] == ["CameraProjection"]
     assert obj["props"]["p2m_stage"] == "fine" and obj["props"]["p2m_source_image"] == "ball"
     assert "Created 'Ball'" in gui_run["result_text"] and not gui_run["error_text"]
     # The modal timer kept running while the worker worked: Blender was not frozen.

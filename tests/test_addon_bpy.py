@@ -63,6 +63,17 @@ def silhouette_rgba(width: int, height: int) -> np.ndarray:
     return np.stack([0.9 * a, 0.5 * a, 0.2 * a, a], axis=-1)
 
 
+def gradient_silhouette_rgba(width: int, height: int) -> np.ndarray:
+    """(H, W, 4) top-down: a bluish ellipse whose colour changes left to right and top to
+    bottom (so a mirrored lookup shows), on a transparent background whose colour is red."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = ((xx + 0.5 - width / 2) / (0.3 * width)) ** 2 + \
+             ((yy + 0.5 - height / 2) / (0.35 * height)) ** 2 < 1.0
+    obj = np.stack([0.1 + 0.5 * xx / width, 0.2 + 0.5 * yy / height, np.full(xx.shape, 0.9)], axis=-1)
+    rgb = np.where(inside[..., None], obj, [1.0, 0.0, 0.0])
+    return np.concatenate([rgb, inside[..., None]], axis=-1).astype(np.float32)
+
+
 def new_image(name: str, rgba: np.ndarray):
     height, width = rgba.shape[:2]
     image = bpy.data.images.new(name, width, height, alpha=True)
@@ -278,7 +289,7 @@ def test_non_perspective_cameras_have_no_intrinsics(scene, kind, words):
 
 
 # ----------------------------------------------------------------------------- reconstruct
-def test_one_undo_removes_object_material_and_loaded_image(scene, tmp_path):
+def test_one_undo_removes_object_material_and_texture(scene, tmp_path):
     from PIL import Image
 
     path = tmp_path / "photo.png"
@@ -288,7 +299,7 @@ def test_one_undo_removes_object_material_and_loaded_image(scene, tmp_path):
     before = counts()
     bpy.ops.ed.undo_push(message="before Reconstruct")
     assert reconstruct_like_a_click() == {'FINISHED'}
-    assert counts() == tuple(n + 1 for n in before)        # object, mesh, material, image
+    assert counts() == tuple(n + 1 for n in before)        # object, mesh, material, texture
     bpy.ops.ed.undo()
     assert counts() == before
 
@@ -360,19 +371,46 @@ def test_stage_choice(scene, stage, n):
 
 def test_options_texture_parent_name_flat_crop(scene):
     s = scene.pixel2mesh
+    s.image = new_image("gradient", gradient_silhouette_rgba(96, 72))
     s.project_texture, s.parent_to_camera, s.shade_smooth = True, True, False
     s.crop_to_object, s.object_name = True, "Vase"
     reconstruct_like_a_click()
     obj = bpy.data.objects["Vase"]
     assert obj.parent == scene.camera and obj["p2m_crop"] == "object"
     assert not obj.data.polygons[0].use_smooth
-    material = obj.data.materials[0]
-    textures = [n for n in material.node_tree.nodes if n.type == 'TEX_IMAGE']
-    assert textures and textures[0].image == s.image
-    # UVs are the camera projection: a UV of (u, v) is the pixel (u * W, (1 - v) * H).
-    uvs, pixels = _loop_uvs_and_pixels(scene, obj)
-    np.testing.assert_allclose(np.stack([uvs[:, 0] * 192, (1 - uvs[:, 1]) * 144], 1), pixels,
-                               atol=0.05)
+    image = texture_image_of(obj)
+    assert image.name == "Vase texture" and image.packed_file is not None   # saved with the file
+    assert_texture_shows_the_picture(scene, obj, gradient_silhouette_rgba(96, 72))
+
+
+def texture_image_of(obj):
+    textures = [n for n in obj.data.materials[0].node_tree.nodes if n.type == 'TEX_IMAGE']
+    assert len(textures) == 1
+    return textures[0].image
+
+
+def assert_texture_shows_the_picture(scn, obj, picture: np.ndarray) -> None:
+    """The texture, looked up through the mesh's UVs, shows the picture (RGBA, top-down, at
+    half the render size) where Blender projects each face corner, inside the silhouette;
+    the object's mean colour elsewhere; and never the background (red, alpha 0)."""
+    from blender_p2m.blender.image import image_to_rgba
+
+    texture = image_to_rgba(texture_image_of(obj))[..., :3]                       # (h, w, 3)
+    assert not ((texture[..., 0] > 0.6) & (texture[..., 2] < 0.4)).any()          # no background
+    uvs, pixels = _loop_uvs_and_pixels(scn, obj, n=len(obj.data.loops))
+    h, w = texture.shape[:2]
+    shown = texture[np.clip(((1 - uvs[:, 1]) * h).astype(int), 0, h - 1),
+                    np.clip((uvs[:, 0] * w).astype(int), 0, w - 1)]                # (L, 3)
+    inside = picture[..., 3] > 0.5
+    mean = picture[inside, :3].mean(axis=0)
+    px = pixels / 2.0                                                             # picture pixels
+    row, col = np.clip(px[:, 1].astype(int), 0, 71), np.clip(px[:, 0].astype(int), 0, 95)
+    deep = inside[np.clip(row - 2, 0, 71), col] & inside[np.clip(row + 2, 0, 71), col] & \
+        inside[row, np.clip(col - 2, 0, 95)] & inside[row, np.clip(col + 2, 0, 95)]
+    textured = np.abs(shown - mean).max(axis=1) > 0.02                            # not the mean colour
+    assert (textured & deep).sum() > 20
+    np.testing.assert_allclose(shown[textured & deep], picture[row, col, :3][textured & deep], atol=0.03)
+    assert not textured[~inside[row, col]].any()                                  # outside: mean colour
 
 
 def test_parenting_keeps_the_world_position(scene):
@@ -411,7 +449,9 @@ def test_file_source_leaves_no_image_behind(scene, tmp_path):
     assert bpy.data.objects["Pixel2Mesh"]["p2m_source_image"] == str(path)
     s.project_texture = True
     reconstruct_like_a_click()
-    assert len(bpy.data.images) == n_images + 1      # loaded once, for the texture
+    assert len(bpy.data.images) == n_images + 1      # the texture only, packed: not the file
+    texture = texture_image_of(bpy.data.objects["Pixel2Mesh.001"])
+    assert texture.packed_file is not None and not texture.filepath
 
 
 def _loop_uvs_and_pixels(scn, obj, n=60):
@@ -426,18 +466,17 @@ def _loop_uvs_and_pixels(scn, obj, n=60):
 
 def test_camera_background_source_with_flip(scene):
     """A mirrored background image is what the camera shows: the network sees it mirrored
-    and the texture is projected mirrored back onto the file's pixels."""
+    and the texture shows it mirrored, as the camera does."""
+    picture = gradient_silhouette_rgba(96, 72)
     bg = scene.camera.data.background_images.new()
-    bg.image = scene.pixel2mesh.image
+    bg.image = new_image("gradient", picture)
     bg.use_flip_x = True
     s = scene.pixel2mesh
     s.image_source, s.image, s.project_texture = 'CAMERA_BACKGROUND', None, True
     reconstruct_like_a_click()
     obj = bpy.data.objects["Pixel2Mesh"]
-    assert obj["p2m_source_image"] == "photo"
-    uvs, pixels = _loop_uvs_and_pixels(scene, obj)
-    np.testing.assert_allclose(uvs[:, 0] * 192, 192 - pixels[:, 0], atol=0.05)
-    np.testing.assert_allclose((1 - uvs[:, 1]) * 144, pixels[:, 1], atol=0.05)
+    assert obj["p2m_source_image"] == "gradient"
+    assert_texture_shows_the_picture(scene, obj, np.ascontiguousarray(picture[:, ::-1]))
 
 
 def test_image_pixels_are_read_top_down(scene):

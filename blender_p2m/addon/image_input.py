@@ -22,19 +22,13 @@ class ImageInput:
     Attributes:
         rgba: (H, W, 4) float32 in [0, 1], rows top-down, straight (not premultiplied) alpha.
         label: the image's name or file path, recorded on the new object.
-        image_name: name of the bpy Image to project as a texture (None for a file: it is
-            loaded again only if the texture is wanted).
-        file_path: absolute path for the File source, else None.
-        flip_x, flip_y: the camera shows the image mirrored (background image flips), so
-            rgba is mirrored relative to the datablock.
+
+    A camera background image that Blender shows flipped is flipped here too: rgba is what
+    the camera sees, which is also what the projected texture shows.
     """
 
     rgba: np.ndarray
     label: str
-    image_name: str | None
-    file_path: str | None
-    flip_x: bool = False
-    flip_y: bool = False
 
 
 def background_image_of(camera_object):
@@ -63,7 +57,7 @@ def read_image_input(settings, camera_object) -> ImageInput:
         if image is None:
             raise P2MError("No image picked. Choose an image in the Pixel2Mesh panel (or Open "
                            "one), or switch the source to File or Background.")
-        return ImageInput(image_to_rgba(image), image.name, image.name, None)
+        return ImageInput(image_to_rgba(image), image.name)
     if source == 'CAMERA_BACKGROUND':
         bg = background_image_of(camera_object)
         rgba = image_to_rgba(bg.image)
@@ -71,8 +65,7 @@ def read_image_input(settings, camera_object) -> ImageInput:
             rgba = rgba[:, ::-1]
         if bg.use_flip_y:
             rgba = rgba[::-1]
-        return ImageInput(np.ascontiguousarray(rgba), bg.image.name, bg.image.name, None,
-                          flip_x=bg.use_flip_x, flip_y=bg.use_flip_y)
+        return ImageInput(np.ascontiguousarray(rgba), bg.image.name)
     return _read_file(settings.image_path)
 
 
@@ -91,5 +84,5 @@ def _read_file(path_setting: str) -> ImageInput:
     if os.path.getsize(path) == 0:
         raise P2MError(f"Image file is empty: {path}. Pick another file.")
     rgba = read_file_rgba(path)
-    return ImageInput(rgba, path, None, path)
+    return ImageInput(rgba, path)
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import bpy
 
 from ..blender import camera
-from ..blender.image import load_file_image
 from ..blender.mesh_object import create_mesh_object
 from ..errors import P2MError
 from ..intrinsics import Intrinsics
@@ -81,7 +80,8 @@ def plan_reconstruction(context) -> ReconstructPlan:
         rgba=image.rgba, intrinsics=intrinsics, stage=settings.stage,
         crop="object" if settings.crop_to_object else None,
         weights=weights, device=_device(settings, prefs),
-        background=BACKGROUND_MODES[settings.remove_background])
+        background=BACKGROUND_MODES[settings.remove_background],
+        project_texture=settings.project_texture)
     options = dict(name=settings.object_name.strip(), shade_smooth=settings.shade_smooth,
                    project_texture=settings.project_texture, placement=settings.placement,
                    parent_to_camera=settings.parent_to_camera)
@@ -99,40 +99,13 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
     if plan.options["placement"] == 'CURSOR':
         depth = camera.camera_depth_of(camera_object, scene.cursor.location)
         vertices = placement.scale_to_depth(vertices, depth)
-    texture, created_texture = _texture_image(plan) if plan.options["project_texture"] else (None, False)
-    texture_intrinsics = _mirrored(outcome.intrinsics, plan.image.flip_x, plan.image.flip_y)
     props = {"p2m_source_image": plan.image.label, "p2m_weights": outcome.weights,
              "p2m_stage": plan.request.stage, "p2m_device": outcome.device,
              "p2m_crop": plan.request.crop or "none", "p2m_background": plan.request.background}
-    try:
-        return create_mesh_object(
-            context.view_layer.active_layer_collection.collection, vertices, outcome.faces,
-            camera_object, plan.options["name"], shade_smooth=plan.options["shade_smooth"],
-            parent_to_camera=plan.options["parent_to_camera"], texture_image=texture,
-            intrinsics=texture_intrinsics, props=props)
-    except Exception:
-        if created_texture:
-            bpy.data.images.remove(texture)
-        raise
-
-
-def _mirrored(intr: Intrinsics, flip_x: bool, flip_y: bool) -> Intrinsics:
-    """Intrinsics that project into the mirrored image (a flipped background image shows
-    the datablock mirrored: pixel u of what the camera sees is pixel W - u of the file)."""
-    fx, cx = (-intr.fx, intr.width - intr.cx) if flip_x else (intr.fx, intr.cx)
-    fy, cy = (-intr.fy, intr.height - intr.cy) if flip_y else (intr.fy, intr.cy)
-    return Intrinsics(fx, fy, cx, cy, intr.width, intr.height)
-
-
-def _texture_image(plan: ReconstructPlan):
-    """(bpy Image, created) to project; a File source is loaded now, reusing a loaded copy."""
-    if plan.image.file_path is not None:
-        return load_file_image(plan.image.file_path)
-    image = bpy.data.images.get(plan.image.image_name)
-    if image is None:
-        raise P2MError(f"Image '{plan.image.image_name}' was deleted or renamed while "
-                       f"reconstructing. Click Reconstruct again.")
-    return image, False
+    return create_mesh_object(
+        context.view_layer.active_layer_collection.collection, vertices, outcome.faces,
+        camera_object, plan.options["name"], shade_smooth=plan.options["shade_smooth"],
+        parent_to_camera=plan.options["parent_to_camera"], texture=outcome.texture, props=props)
 
 
 def success_message(obj, outcome: worker.ReconstructOutcome, stage: str) -> str:

@@ -22,6 +22,8 @@ from ..intrinsics import Intrinsics
 if TYPE_CHECKING:                                    # numpy only when PyTorch is there
     import numpy as np
 
+    from ..texture_projection import ProjectedTexture
+
 TORCH_MISSING = ("PyTorch is not installed in Blender's Python. Open Edit > Preferences > "
                  "Add-ons > Pixel2Mesh and click Install PyTorch, or set 'PyTorch "
                  "site-packages' to a folder that has it.")
@@ -39,6 +41,7 @@ class ReconstructRequest:
         background: "keep", "remove" or "auto" (blender_p2m.api).
         weights: a checkpoint path, or None for the bundled weights.
         device: "auto", "cpu" or "cuda".
+        project_texture: also compute the masked camera-projected texture (off the main thread).
     """
 
     rgba: np.ndarray
@@ -48,6 +51,7 @@ class ReconstructRequest:
     weights: str | None
     device: str
     background: str = "keep"
+    project_texture: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class ReconstructOutcome:
         weights: the weights file actually used.
         device: the device it ran on ("cpu", "cuda").
         seconds: wall time from the request to the mesh data.
+        network_image: (S, S, 3) float32, what the network saw (the panel's preview).
+        network_mask: (S, S) float32 silhouette aligned with network_image, or None.
+        texture: the masked projected texture (texture_projection), when requested.
     """
 
     vertices: np.ndarray
@@ -69,6 +76,9 @@ class ReconstructOutcome:
     weights: str
     device: str
     seconds: float
+    network_image: np.ndarray | None = None
+    network_mask: np.ndarray | None = None
+    texture: ProjectedTexture | None = None
 
 
 class ModelCache:
@@ -142,8 +152,15 @@ def reconstruct(request: ReconstructRequest,
     rec = model.reconstruct(request.rgba, intrinsics=request.intrinsics, crop=request.crop,
                             background=request.background)
     vertices, faces = rec.stage(request.stage)
+    texture = None
+    if request.project_texture:
+        step(0.85, "Projecting the texture")
+        from ..texture_projection import project_texture
+
+        texture = project_texture(request.rgba[..., :3], rec.mask, vertices, faces, rec.intrinsics)
     return ReconstructOutcome(vertices, faces, rec.intrinsics, model.weights_path,
-                              str(model.device), time.perf_counter() - start)
+                              str(model.device), time.perf_counter() - start,
+                              rec.network_image, rec.network_mask, texture)
 
 
 def describe_unexpected(error: BaseException) -> str:

@@ -43,6 +43,23 @@ def image_to_rgba(image) -> np.ndarray:
     return np.clip(rgba, 0.0, 1.0)
 
 
+def packed_image_from_rgba(name: str, rgba: np.ndarray):
+    """A new bpy Image holding (H, W, 4) top-down sRGB RGBA in [0, 1], packed into the
+    .blend (it has no file of its own, so it is saved with the scene)."""
+    import bpy
+
+    height, width = rgba.shape[:2]
+    image = bpy.data.images.new(name, width, height, alpha=True)
+    try:
+        flat = np.ascontiguousarray(np.clip(rgba[::-1], 0.0, 1.0), dtype=np.float32).reshape(-1)
+        image.pixels.foreach_set(flat)
+        image.pack()
+    except Exception:
+        bpy.data.images.remove(image)
+        raise
+    return image
+
+
 def _float_buffer_to_display(rgba: np.ndarray) -> np.ndarray:
     """Float images hold linear, premultiplied values: unpremultiply and sRGB-encode them
     so that an EXR looks to the network like the same picture saved as a PNG."""

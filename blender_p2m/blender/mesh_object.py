@@ -10,22 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import P2MError
+from ..texture_projection import ProjectedTexture
 from .camera import camera_to_world_matrix
+from .image import packed_image_from_rgba
 
 MATERIAL_SUFFIX = " image"
-
-
-def camera_projection_uvs(vertices_cam: np.ndarray, faces: np.ndarray, intrinsics) -> np.ndarray:
-    """UV per face corner: where each vertex projects in the image, (0, 0) bottom-left.
-
-    Returns (F * 3, 2) float32 in face-corner (loop) order.
-    """
-    x, y = vertices_cam[:, 0], vertices_cam[:, 1]
-    depth = np.maximum(-vertices_cam[:, 2], 1e-9)                   # (N,)
-    u = intrinsics.cx + intrinsics.fx * x / depth                   # pixels, from the left
-    v = intrinsics.cy - intrinsics.fy * y / depth                   # pixels, from the top
-    uv = np.stack([u / intrinsics.width, 1.0 - v / intrinsics.height], axis=1)  # (N, 2)
-    return uv[faces.reshape(-1)].astype(np.float32)                 # (F * 3, 2)
+TEXTURE_SUFFIX = " texture"
 
 
 def triangle_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, repair: bool = False):
@@ -88,6 +78,7 @@ def _image_material(name: str, image):
         texture = nodes.new("ShaderNodeTexImage")
         texture.image = image
         texture.extension = 'EXTEND'
+        texture.interpolation = 'Linear'
         texture.location = (bsdf.location.x - 320, bsdf.location.y)
         material.node_tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
         if "Roughness" in bsdf.inputs:
@@ -100,7 +91,7 @@ def _image_material(name: str, image):
 
 def create_mesh_object(collection, vertices_cam: np.ndarray, faces: np.ndarray, camera_object,
                        name: str, shade_smooth: bool = False, parent_to_camera: bool = False,
-                       texture_image=None, intrinsics=None, props: dict | None = None):
+                       texture: ProjectedTexture | None = None, props: dict | None = None):
     """Build the reconstructed mesh as an object in `collection`, aligned with the camera.
 
     Args:
@@ -111,8 +102,8 @@ def create_mesh_object(collection, vertices_cam: np.ndarray, faces: np.ndarray, 
         name: name for the object and its mesh (Blender adds .001 if taken).
         shade_smooth: smooth shading instead of flat.
         parent_to_camera: parent the object to the camera, keeping its world transform.
-        texture_image: a bpy Image to project onto the mesh (UVs from the camera projection).
-        intrinsics: the image's Intrinsics; needed with texture_image.
+        texture: the picture projected through the camera (texture_projection), stored as
+            a packed image and shown by a material through the mesh's UVs.
         props: custom properties to record on the object (source image, weights, stage, ...).
 
     Returns:
@@ -131,24 +122,28 @@ def create_mesh_object(collection, vertices_cam: np.ndarray, faces: np.ndarray, 
     if not np.all(np.isfinite(vertices_cam)):
         raise P2MError("The reconstruction contains NaN or infinite vertices (the weights may "
                        "be damaged). Try another weights file or stage.")
-    if texture_image is not None and intrinsics is None:
-        raise P2MError("Projecting the image as a texture needs the image's intrinsics.")
+    if texture is not None and texture.uvs.shape != (len(faces) * 3, 2):
+        raise P2MError(f"The texture has UVs for {len(texture.uvs)} face corners, the mesh "
+                       f"has {len(faces) * 3}.")
 
     to_world = np.array(camera_to_world_matrix(camera_object), dtype=np.float64)  # (4, 4)
     vertices_world = vertices_cam @ to_world[:3, :3].T + to_world[:3, 3]            # (N, 3)
+    uvs = None if texture is None else texture.uvs.reshape(len(faces), 3, 2)        # (F, 3, 2)
     if np.linalg.det(to_world[:3, :3]) < 0:          # a mirrored camera flips the winding
         faces = faces[:, ::-1]
+        uvs = None if uvs is None else uvs[:, ::-1]
 
     created = []                                     # (collection, datablock), newest last
     try:
         mesh = triangle_mesh(name, vertices_world, faces)
         created.append((bpy.data.meshes, mesh))
         _set_smooth(mesh, shade_smooth)
-        if texture_image is not None:
+        if texture is not None:
             uv_layer = mesh.uv_layers.new(name="CameraProjection")
-            uvs = camera_projection_uvs(vertices_cam, faces, intrinsics)  # (F*3, 2)
-            uv_layer.data.foreach_set("uv", uvs.reshape(-1))
-            material = _image_material(name + MATERIAL_SUFFIX, texture_image)
+            uv_layer.data.foreach_set("uv", np.ascontiguousarray(uvs, dtype=np.float32).reshape(-1))
+            image = packed_image_from_rgba(name + TEXTURE_SUFFIX, texture.pixels)
+            created.append((bpy.data.images, image))
+            material = _image_material(name + MATERIAL_SUFFIX, image)
             created.append((bpy.data.materials, material))
             mesh.materials.append(material)
         obj = bpy.data.objects.new(name, mesh)

@@ -1,0 +1,188 @@
+"""The picture projected onto a reconstruction as its texture, without the background.
+
+A mesh textured by projecting the whole picture through the camera shows the wall behind
+the object on its back and around its edges. Here only pixels inside the object's mask are
+used: the texture is the picture cropped to the mask, with every pixel outside the mask
+replaced by the object's mean colour (the mean over the mask). Faces the camera does not
+see (facing away, or hidden behind other faces), and faces whose centre falls outside the
+mask, are mapped to a band of that mean colour below the crop.
+
+Pure numpy: the add-on turns `ProjectedTexture.pixels` into a packed Blender image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .intrinsics import Intrinsics
+
+# Rows of mean colour under the crop where unseen faces look up their colour.
+MEAN_BAND_ROWS = 4
+# Pixels of mean colour kept around the mask's box, so that texture filtering at a face
+# that crosses the mask's edge never reaches past the crop.
+CROP_MARGIN = 4
+# The visibility test rasterises depth at most this many pixels along the picture's long side.
+DEPTH_BUFFER_SIZE = 256
+# A face is hidden when something lies closer than its centre by more than this fraction
+# of its depth (absorbs the depth buffer's coarse sampling).
+DEPTH_TOLERANCE = 0.01
+
+
+@dataclass
+class ProjectedTexture:
+    """A texture and the UVs that project it.
+
+    Attributes:
+        pixels: (h, w, 4) float32 RGBA in [0, 1], rows top-down, opaque.
+        uvs: (F * 3, 2) float32 per face corner (face order, then corner order), (0, 0)
+            bottom-left of the texture.
+        mean_colour: (3,) float32, the object's mean colour over the mask.
+        seen: (F,) bool, faces textured from the picture (the others show mean_colour).
+    """
+
+    pixels: np.ndarray
+    uvs: np.ndarray
+    mean_colour: np.ndarray
+    seen: np.ndarray
+
+
+def project_pixels(vertices_cam: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """(N, 3) camera-frame points (looking down -Z) -> (N, 2) pixel (u from the left, v from the top)."""
+    depth = np.maximum(-vertices_cam[:, 2], 1e-9)                             # (N,)
+    u = intr.cx + intr.fx * vertices_cam[:, 0] / depth
+    v = intr.cy - intr.fy * vertices_cam[:, 1] / depth
+    return np.stack([u, v], axis=1)
+
+
+def front_facing(vertices_cam: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: counter-clockwise faces whose outside looks towards the camera at the origin."""
+    a, b, c = (vertices_cam[faces[:, i]] for i in range(3))                   # (F, 3) each
+    normals = np.cross(b - a, c - a)
+    centres = (a + b + c) / 3.0
+    return np.einsum("ij,ij->i", normals, -centres) > 0.0
+
+
+def depth_buffer(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
+                 size: int = DEPTH_BUFFER_SIZE) -> tuple[np.ndarray, np.ndarray, float]:
+    """The nearest depth and face per pixel of a coarse raster of the picture.
+
+    Returns ((h, w) float64 depth in metres, inf where no face covers the pixel centre;
+    (h, w) int64 index of that face, -1 where none; scale = raster pixels per picture pixel).
+    Depth is interpolated linearly in the picture (millimetres off at this scale).
+    """
+    scale = min(1.0, size / max(intr.width, intr.height))
+    h, w = max(1, round(intr.height * scale)), max(1, round(intr.width * scale))
+    zbuf = np.full((h, w), np.inf)
+    ids = np.full((h, w), -1, dtype=np.int64)
+    uv = project_pixels(vertices_cam, intr) * scale                           # (N, 2) raster pixels
+    depth = -vertices_cam[:, 2]                                               # (N,)
+    for index in np.nonzero(front_facing(vertices_cam, faces))[0]:
+        face = faces[index]
+        p = uv[face]                                                          # (3, 2)
+        x0, y0 = np.maximum(np.floor(p.min(axis=0) - 0.5), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(p.max(axis=0) - 0.5), [w - 1, h - 1]).astype(int)
+        if x0 > x1 or y0 > y1:
+            continue
+        xs, ys = np.meshgrid(np.arange(x0, x1 + 1) + 0.5, np.arange(y0, y1 + 1) + 0.5)
+        weights = _barycentric(p, xs, ys)                                     # (3, hy, wx)
+        if weights is None:
+            continue
+        inside = (weights >= -1e-9).all(axis=0)
+        z = np.einsum("k,kij->ij", depth[face], weights)
+        region = zbuf[y0:y1 + 1, x0:x1 + 1]
+        closer = inside & (z < region)
+        region[closer] = z[closer]
+        ids[y0:y1 + 1, x0:x1 + 1][closer] = index
+    return zbuf, ids, scale
+
+
+def _barycentric(p: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
+    """Barycentric weights (3, ...) of points (xs, ys) in triangle p (3, 2); None if degenerate."""
+    (ax, ay), (bx, by), (cx, cy) = p
+    det = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
+    if abs(det) < 1e-12:
+        return None
+    wa = ((by - cy) * (xs - cx) + (cx - bx) * (ys - cy)) / det
+    wb = ((cy - ay) * (xs - cx) + (ax - cx) * (ys - cy)) / det
+    return np.stack([wa, wb, 1.0 - wa - wb])
+
+
+def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """(F,) bool: faces that face the camera and are the nearest surface somewhere.
+
+    A face is seen when it is the nearest at one pixel or more of the raster; a face
+    smaller than a raster pixel, when nothing lies clearly closer than its centre.
+    """
+    zbuf, ids, scale = depth_buffer(vertices_cam, faces, intr)
+    owns_pixels = np.zeros(len(faces), dtype=bool)
+    owns_pixels[ids[ids >= 0]] = True
+    centres = vertices_cam[faces].mean(axis=1)                                # (F, 3)
+    px = project_pixels(centres, intr) * scale                                # (F, 2)
+    cols = np.clip(px[:, 0].astype(int), 0, zbuf.shape[1] - 1)
+    rows = np.clip(px[:, 1].astype(int), 0, zbuf.shape[0] - 1)
+    nearest = zbuf[rows, cols]
+    unhidden = ~np.isfinite(nearest) | (-centres[:, 2] <= nearest * (1.0 + DEPTH_TOLERANCE) + 1e-6)
+    return front_facing(vertices_cam, faces) & (owns_pixels | unhidden)
+
+
+def mesh_coverage(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """(H, W) float32: 1 where the mesh covers the picture (its own silhouette), else 0."""
+    zbuf, _, scale = depth_buffer(vertices_cam, faces, intr)
+    rows = np.minimum((np.arange(intr.height) + 0.5) * scale, zbuf.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(intr.width) + 0.5) * scale, zbuf.shape[1] - 1).astype(int)
+    return np.isfinite(zbuf[rows][:, cols]).astype(np.float32)
+
+
+def project_texture(rgb: np.ndarray, mask: np.ndarray | None, vertices_cam: np.ndarray,
+                    faces: np.ndarray, intr: Intrinsics) -> ProjectedTexture:
+    """The masked texture of a reconstruction, and its UVs.
+
+    Args:
+        rgb: (H, W, 3) float32 in [0, 1], rows top-down: the picture the camera sees.
+        mask: (H, W) float in [0, 1], the object's silhouette in that picture (alpha, or the
+            model's removed background); None uses the mesh's own silhouette.
+        vertices_cam: (N, 3) camera frame (X right, Y up, looking down -Z).
+        faces: (F, 3) vertex indices, counter-clockwise seen from outside.
+        intr: the picture's intrinsics (width, height equal to rgb's).
+    """
+    rgb = np.asarray(rgb, dtype=np.float32)[..., :3]
+    vertices_cam = np.asarray(vertices_cam, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    height, width = rgb.shape[:2]
+    if (width, height) != (intr.width, intr.height):
+        raise ValueError(f"picture is {width}x{height}, intrinsics are {intr.width}x{intr.height}")
+    if mask is None:
+        mask = mesh_coverage(vertices_cam, faces, intr)
+    mask = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)             # (H, W)
+    inside = mask > 0.5
+    if not inside.any():
+        inside = np.ones_like(inside)
+    mean = (rgb * mask[..., None]).sum(axis=(0, 1)) / max(float(mask.sum()), 1e-6)
+    if not mask.any():
+        mean = rgb.reshape(-1, 3).mean(axis=0)
+    mean = mean.astype(np.float32)
+
+    rows, cols = np.nonzero(inside)
+    r0, r1 = rows.min() - CROP_MARGIN, rows.max() + 1 + CROP_MARGIN           # picture rows of the crop
+    c0, c1 = cols.min() - CROP_MARGIN, cols.max() + 1 + CROP_MARGIN
+    crop_h, crop_w = r1 - r0, c1 - c0
+    pixels = np.empty((crop_h + MEAN_BAND_ROWS, crop_w, 4), dtype=np.float32)  # crop, then the band
+    pixels[..., :3] = mean
+    pixels[..., 3] = 1.0
+    sr0, sr1, sc0, sc1 = max(r0, 0), min(r1, height), max(c0, 0), min(c1, width)
+    alpha = mask[sr0:sr1, sc0:sc1, None]
+    pixels[sr0 - r0:sr1 - r0, sc0 - c0:sc1 - c0, :3] = rgb[sr0:sr1, sc0:sc1] * alpha + mean * (1 - alpha)
+
+    tex_h = crop_h + MEAN_BAND_ROWS
+    corner_px = project_pixels(vertices_cam, intr)[faces]                     # (F, 3, 2) picture pixels
+    uvs = np.stack([(corner_px[..., 0] - c0) / crop_w,
+                    1.0 - (corner_px[..., 1] - r0) / tex_h], axis=-1)         # (F, 3, 2)
+    centre_px = corner_px.mean(axis=1)                                        # (F, 2)
+    in_picture = ((centre_px[:, 0] >= 0) & (centre_px[:, 0] < width)
+                  & (centre_px[:, 1] >= 0) & (centre_px[:, 1] < height))
+    cu = np.clip(centre_px[:, 0].astype(int), 0, width - 1)
+    cv = np.clip(centre_px[:, 1].astype(int), 0, height - 1)
+    seen = visible_faces(vertices_cam, faces, intr) & in_picture & (mask[cv, cu] > 0.5)
+    uvs[~seen] = (0.5, 0.5 * MEAN_BAND_ROWS / tex_h)                          # the band's middle
+    return ProjectedTexture(pixels, uvs.reshape(-1, 2).astype(np.float32), mean, seen)
