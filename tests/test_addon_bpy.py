@@ -413,6 +413,32 @@ def assert_texture_shows_the_picture(scn, obj, picture: np.ndarray) -> None:
     assert not textured[~inside[row, col]].any()                                  # outside: mean colour
 
 
+def test_panel_preview_shows_what_the_network_saw_with_the_silhouette(scene):
+    """After a click the panel's preview holds the network's input with the silhouette
+    outlined; a new click clears it first, and a failed click leaves none."""
+    from blender_p2m.addon import network_preview, reconstruct_job, worker
+    from blender_p2m.network_view import OUTLINE_COLOUR, outline
+
+    assert reconstruct_like_a_click() == {'FINISHED'}
+    preview = network_preview.current()
+    assert preview is not None                        # (icon ids exist only with a UI)
+    size = tuple(preview.image_size)
+    shown = np.empty(size[0] * size[1] * 4, dtype=np.float32)
+    preview.image_pixels_float.foreach_get(shown)
+    shown = shown.reshape(size[1], size[0], 4)[::-1]                  # top-down
+    plan = reconstruct_job.plan_reconstruction(bpy.context)
+    outcome = worker.reconstruct(plan.request)
+    line = outline(outcome.network_mask)
+    assert size == outcome.network_image.shape[1::-1] and 0 < line.mean() < 0.2
+    byte = 0.5 / 255 + 1e-6                                         # previews hold 8-bit pixels
+    np.testing.assert_allclose(shown[line, :3], np.broadcast_to(OUTLINE_COLOUR, (line.sum(), 3)), atol=byte)
+    np.testing.assert_allclose(shown[~line, :3], outcome.network_image[~line], atol=byte)
+    scene.pixel2mesh.object_name = " "
+    with pytest.raises(RuntimeError, match="object name is empty"):
+        reconstruct_like_a_click()
+    assert network_preview.current() is None
+
+
 def test_parenting_keeps_the_world_position(scene):
     reconstruct_like_a_click()
     loose = world_vertices(bpy.data.objects["Pixel2Mesh"])
@@ -874,6 +900,21 @@ def test_panel_and_preferences_draw_without_errors(scene, addon, running, monkey
                                  "torch_site_packages": "", "torch_build": 'CPU'})()
     prefs_module.P2M_AP_preferences.draw(prefs_panel, _Context(scene))
     assert {args[1] for name, args, _ in log if name == "prop"} >= {"weights_path", "default_device"}
+
+
+def test_panel_draws_the_network_view_after_a_result(scene, monkeypatch):
+    from blender_p2m.addon import network_preview, ui
+
+    network_preview.show(np.ones((8, 8, 4), np.float32))
+    monkeypatch.setattr(operators.STATUS, "result", "Created 'Pixel2Mesh'")
+    log = []
+    ui.VIEW3D_PT_pixel2mesh.draw(type("P", (), {"layout": RecordingLayout(log)})(), _Context(scene))
+    icons = [kw for name, _, kw in log if name == "template_icon"]
+    assert icons == [{"icon_value": network_preview.current().icon_id, "scale": ui.PREVIEW_SCALE}]
+    network_preview.clear()
+    log.clear()
+    ui.VIEW3D_PT_pixel2mesh.draw(type("P", (), {"layout": RecordingLayout(log)})(), _Context(scene))
+    assert not [name for name, _, _ in log if name == "template_icon"]
 
 
 def test_the_recording_layout_refuses_what_blender_would(scene):

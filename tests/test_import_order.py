@@ -1,6 +1,7 @@
 """Imports go one way (docs/architecture.md): a package uses only those below it.
 
-    foundation: errors, intrinsics, image_io, exif, threads, atomic_files, stage_names
+    foundation: errors, intrinsics, image_io, exif, threads, atomic_files, stage_names,
+    texture_projection, network_view
       <- model <- api <- {addon, batch, training}
       <- blender       <- {addon, batch, training}
     training/diagnostics uses the rest of training; nothing in training uses it.
@@ -20,7 +21,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("blender_p2m", "training")
-FOUNDATION = {"errors", "intrinsics", "image_io", "exif", "threads", "atomic_files", "stage_names"}
+FOUNDATION = {"errors", "intrinsics", "image_io", "exif", "threads", "atomic_files", "stage_names",
+              "texture_projection", "network_view"}
 
 # Which parts each part may import (itself included).
 ALLOWED = {

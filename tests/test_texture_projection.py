@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from blender_p2m.intrinsics import Intrinsics
-from blender_p2m.texture_projection import (MEAN_BAND_ROWS, depth_buffer, front_facing, mesh_coverage,
-                                            project_pixels, project_texture, visible_faces)
+from blender_p2m.texture_projection import (
+    MEAN_BAND_ROWS,
+    depth_buffer,
+    front_facing,
+    mesh_coverage,
+    project_pixels,
+    project_texture,
+    visible_faces,
+)
 
 INTR = Intrinsics(120.0, 120.0, 48.0, 40.0, 96, 80)
 BACKGROUND = np.array([1.0, 0.0, 0.0], np.float32)

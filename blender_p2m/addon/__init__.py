@@ -2,7 +2,7 @@
 
 props (scene settings), prefs (add-on preferences), torch_setup (getting PyTorch),
 operators (the Reconstruct button), picture_camera (Create Camera from Picture), ui (the
-sidebar panel); reconstruct_job, image_input,
+sidebar panel), network_preview (its picture of what the network saw); reconstruct_job, image_input,
 placement and worker hold the logic of a click. Plain bpy helpers (cameras, meshes,
 images) come from blender_p2m.blender, the model from blender_p2m.api. PyTorch is imported
 only when Reconstruct first runs, so the add-on registers, and explains what is missing,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import bpy
 
 from ..threads import prefer_passive_omp_wait
-from . import operators, picture_camera, prefs, props, torch_setup, ui, worker
+from . import network_preview, operators, picture_camera, prefs, props, torch_setup, ui, worker
 
 prefer_passive_omp_wait()   # PyTorch is imported later, on the first Reconstruct
 
@@ -30,6 +30,7 @@ def register() -> None:
                 bpy.utils.register_class(cls)
                 registered.append(cls)
         props.register_scene_property()
+        network_preview.register()
     except Exception:
         for cls in reversed(registered):
             bpy.utils.unregister_class(cls)
@@ -38,6 +39,7 @@ def register() -> None:
 
 
 def unregister() -> None:
+    network_preview.unregister()
     props.unregister_scene_property()
     for module in reversed(MODULES):
         for cls in reversed(module.CLASSES):

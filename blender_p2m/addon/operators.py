@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import bpy
 
 from ..errors import P2MError
-from . import worker
+from . import network_preview, worker
 
 TIMER_SECONDS = 0.1
 
@@ -73,6 +73,7 @@ class P2M_OT_reconstruct(bpy.types.Operator):
             return self._fail(str(e))
         except Exception as e:
             return self._fail(worker.describe_unexpected(e))
+        _job().show_network_view(outcome)
         return self._succeed(_job().success_message(obj, outcome, plan.request.stage))
 
     def invoke(self, context, event):
@@ -127,12 +128,14 @@ class P2M_OT_reconstruct(bpy.types.Operator):
             return self._fail(str(e))
         except Exception as e:
             return self._fail(worker.describe_unexpected(e))
+        _job().show_network_view(outcome)
         return self._succeed(_job().success_message(obj, outcome, self._plan.request.stage))
 
     # Status bookkeeping shared by both paths.
     def _begin(self) -> None:
         STATUS.running, STATUS.progress, STATUS.step = True, 0.0, "Starting"
         STATUS.result, STATUS.error = "", ""
+        network_preview.clear()                  # the picture belongs to the last result
 
     def _print_step(self, fraction: float, text: str) -> None:
         STATUS.progress, STATUS.step = fraction, text

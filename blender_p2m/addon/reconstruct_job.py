@@ -12,7 +12,8 @@ from ..blender import camera
 from ..blender.mesh_object import create_mesh_object
 from ..errors import P2MError
 from ..intrinsics import Intrinsics
-from . import image_input, placement, worker
+from ..network_view import network_view
+from . import image_input, network_preview, placement, worker
 from .prefs import get_preferences
 from .props import BACKGROUND_MODES
 
@@ -106,6 +107,12 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
         context.view_layer.active_layer_collection.collection, vertices, outcome.faces,
         camera_object, plan.options["name"], shade_smooth=plan.options["shade_smooth"],
         parent_to_camera=plan.options["parent_to_camera"], texture=outcome.texture, props=props)
+
+
+def show_network_view(outcome: worker.ReconstructOutcome) -> None:
+    """The panel's preview: the network's input with the silhouette it was given outlined."""
+    if outcome.network_image is not None:
+        network_preview.show(network_view(outcome.network_image, outcome.network_mask))
 
 
 def success_message(obj, outcome: worker.ReconstructOutcome, stage: str) -> str:

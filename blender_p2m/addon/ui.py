@@ -6,12 +6,14 @@ import textwrap
 
 import bpy
 
+from . import network_preview
 from .operators import STATUS, P2M_OT_reconstruct
 from .picture_camera import P2M_OT_create_camera_from_picture
 from .prefs import ADDON_ID
 from .torch_setup import torch_status
 
 CATEGORY = "Pixel2Mesh"
+PREVIEW_SCALE = 8.0                     # the preview, in units of an icon (20 px at 1x)
 
 
 def wrapped_label(layout, text: str, width_px: int, icon: str = 'NONE') -> None:
@@ -114,7 +116,19 @@ class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
         elif STATUS.error:
             wrapped_label(layout.box(), STATUS.error, width, icon='ERROR')
         elif STATUS.result:
-            wrapped_label(layout.box(), STATUS.result, width, icon='CHECKMARK')
+            box = layout.box()
+            wrapped_label(box, STATUS.result, width, icon='CHECKMARK')
+            _draw_network_view(box)
+
+
+def _draw_network_view(layout) -> None:
+    """What the network saw after the last click, silhouette outlined (people would
+    rather look than read)."""
+    preview = network_preview.current()
+    if preview is None:
+        return
+    layout.label(text="What the network saw:")
+    layout.template_icon(icon_value=preview.icon_id, scale=PREVIEW_SCALE)
 
 
 CLASSES = (VIEW3D_PT_pixel2mesh,)
