@@ -130,8 +130,11 @@ class LoadedModel:
         """Whether these weights have a silhouette head (needed for background="remove")."""
         return getattr(self.network, "silhouette_head", None) is not None
 
-    def _prepare(self, image, intrinsics, crop, background="keep"
-                 ) -> tuple[Prepared, Intrinsics, np.ndarray | None]:
+    def prepare_input(self, image, intrinsics: Intrinsics | None = None, crop: str | None = None,
+                      background: str = "keep") -> tuple[Prepared, Intrinsics, np.ndarray | None]:
+        """What reconstruct() feeds the network for one image: (the network input, the
+        intrinsics used for the image as given, the (H, W) mask or None). Evaluation scores
+        the product's own path through it."""
         if background not in BACKGROUND_MODES:
             raise P2MError(f"Unknown background mode {background!r}: use one of {', '.join(BACKGROUND_MODES)}.")
         rgba = to_rgba(image)
@@ -208,7 +211,7 @@ class LoadedModel:
             raise P2MError(f"batch_size must be at least 1, got {batch_size}.")
         results: list[Reconstruction] = []
         for start in range(0, len(images), batch_size):
-            chunk = [self._prepare(img, intr, crop, background)
+            chunk = [self.prepare_input(img, intr, crop, background)
                      for img, intr in zip(images[start:start + batch_size],
                                           intrinsics_list[start:start + batch_size])]
             stages = self._run([p for p, _, _ in chunk])

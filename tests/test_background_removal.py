@@ -13,6 +13,7 @@ import torch
 
 from blender_p2m.api import load_model
 from blender_p2m.errors import P2MError
+from constant_head import constant_head_model
 
 
 def photo(w: int = 160, h: int = 120) -> np.ndarray:
@@ -41,27 +42,8 @@ def test_an_image_with_transparency_reports_its_alpha(still_model):
     assert rec.mask is not None and np.array_equal(rec.mask, rgba[..., 3])
 
 
-def _head_model(tmp_path, logit: float):
-    """A lite0_tiny network whose silhouette head answers `logit` everywhere."""
-    from blender_p2m.model import Pixel2Mesh, get_config
-    from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
-
-    config = get_config("lite0_tiny")
-    if not config.silhouette:
-        pytest.skip("lite0_tiny has no silhouette head")
-    torch.manual_seed(0)
-    network = Pixel2Mesh(config)
-    last = [m for m in network.silhouette_head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-    with torch.no_grad():
-        last.weight.zero_()
-        last.bias.fill_(logit)
-    path = tmp_path / f"head{logit:+g}.pt"
-    atomic_save(checkpoint_dict(network), path)
-    return load_model(path, device="cpu")
-
-
 def test_removal_runs_one_extra_encoder_pass_and_maps_the_mask_back(tmp_path):
-    model = _head_model(tmp_path, logit=20.0)             # everything is object
+    model = constant_head_model(tmp_path, logit=20.0)             # everything is object
     calls = []
     model.network.encoder.register_forward_hook(lambda *_: calls.append(1))
     removed = model.reconstruct(photo(), background="remove")
@@ -73,6 +55,6 @@ def test_removal_runs_one_extra_encoder_pass_and_maps_the_mask_back(tmp_path):
 
 
 def test_no_object_found_is_a_clear_error(tmp_path):
-    model = _head_model(tmp_path, logit=-20.0)            # nothing is object
+    model = constant_head_model(tmp_path, logit=-20.0)            # nothing is object
     with pytest.raises(P2MError, match="No object found"):
         model.reconstruct(photo(), background="remove")

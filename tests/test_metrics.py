@@ -199,3 +199,26 @@ def test_align_depth_finds_the_scale_about_the_camera_centre():
     assert (before < reference / 4).all(), (before, reference)
     # Projections are unchanged: x/z and y/z are invariant under the scale.
     torch.testing.assert_close(aligned[..., :2] / aligned[..., 2:], pred[..., :2] / pred[..., 2:])
+
+
+def test_fraction_in_silhouette_matches_a_per_vertex_loop():
+    from training.metrics import fraction_in_silhouette
+
+    rng = np.random.default_rng(3)
+    vertices = np.stack([rng.uniform(-0.3, 0.3, (2, 300)), rng.uniform(-0.3, 0.3, (2, 300)),
+                         rng.uniform(-1.0, 0.2, (2, 300))], axis=-1)          # some behind the camera
+    intrinsics = np.array([[60.0, 60.0, 32.0, 32.0], [50.0, 55.0, 30.0, 34.0]])
+    yy, xx = np.mgrid[0:64, 0:64]
+    mask = np.stack([((xx - 32) ** 2 + (yy - 30) ** 2 < 15 ** 2), (xx < 20)]).astype(np.float32)[:, None]
+    got = fraction_in_silhouette(torch.tensor(vertices), torch.tensor(intrinsics), torch.tensor(mask))
+    for b in range(2):
+        fx, fy, cx, cy = intrinsics[b]
+        hits = 0
+        for x, y, z in vertices[b]:
+            if z >= 0:
+                continue
+            u, v = cx + fx * x / -z, cy - fy * y / -z
+            if 0 <= u < 64 and 0 <= v < 64 and mask[b, 0, int(np.floor(v)), int(np.floor(u))] >= 0.5:
+                hits += 1
+        assert got[b].item() == pytest.approx(hits / 300)
+    assert 0.05 < got.min() and got.max() < 0.95

@@ -267,3 +267,25 @@ def test_network_to_image_inverts_resample(crop):
     coarse = torch.nn.functional.interpolate(prepared.alpha[None], size=(56, 56), mode="area")[0]
     mask = network_to_image(coarse, intr, prepared.rotation, prepared.intrinsics.double().numpy())[0].numpy() > 0.5
     assert (mask & inside).sum() / (mask | inside).sum() > 0.85
+
+
+def test_network_to_image_keeps_full_values_up_to_the_network_images_edge():
+    """A map that is 1 everywhere comes back as 1 on every pixel the network image covers
+    (no fading towards the padding in its outer half-cell) and 0 on the pixels it does not."""
+    from blender_p2m.model.preprocess import network_to_image
+
+    h, w = 120, 200
+    intr = Intrinsics(150, 150, 100, 60, w, h)
+    rgba = np.ones((h, w, 4), np.float32)
+    prepared = prepare(rgba, intr, 224, None)
+    back = network_to_image(torch.ones(1, 56, 56), intr, prepared.rotation,
+                            prepared.intrinsics.double().numpy())[0].numpy()
+    np.testing.assert_allclose(back, 1.0, atol=1e-6)    # the uncropped view covers the picture
+    small = rgba.copy()
+    small[..., 3] = 0.0
+    small[45:75, 85:115, 3] = 1.0                       # a small object: the crop zooms in on it
+    cropped = prepare(small, intr, 224, "object")
+    part = network_to_image(torch.ones(1, 56, 56), intr, cropped.rotation,
+                            cropped.intrinsics.double().numpy())[0].numpy()
+    assert np.all((part == 0.0) | (np.abs(part - 1.0) < 1e-6)) and 0.05 < part.mean() < 0.6
+    assert part[45:75, 85:115].min() > 1.0 - 1e-6

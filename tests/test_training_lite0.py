@@ -241,6 +241,37 @@ def test_views_on_photos_differ_from_white_only_outside_the_object(tiny_data):
         assert photos.photo_for(i) == PhotoViews(white, photo_paths(tiny_data[2], "train")).photo_for(i)
         chosen.add(photos.photo_for(i))
     assert len(chosen) > 1                                              # spread over the photos
+    # The oracle removes the photo with the true alpha: white wherever the object is not.
+    oracle = PhotoViews(white, photo_paths(tiny_data[2], "train"), "oracle")
+    for i in range(len(white)):
+        a, c = white[i], oracle[i]
+        exact = (a["mask"][0] == 0.0) | (a["mask"][0] == 1.0)
+        assert torch.allclose(a["image"][:, exact], c["image"][:, exact], atol=1e-6)
+
+
+@pytest.mark.parametrize("logit", [20.0, -20.0])
+def test_removal_on_photos_goes_through_the_api(tiny_data, tmp_path, logit):
+    """A head that calls everything object removes nothing (the kept picture, IoU = the
+    object's share of the picture); one that finds nothing falls back to the kept picture
+    and counts the view as missed (IoU 0)."""
+    from blender_p2m.image_io import load_image_file
+    from constant_head import constant_head_model
+    from training.data.dataset import P2MDataset, _meta
+    from training.data.real.photos import photo_paths
+    from training.evaluate import PhotoViews
+
+    model = constant_head_model(tmp_path, logit)
+    data = P2MDataset(tiny_data[0], "train", model.config.input_size, points=100)
+    library = photo_paths(tiny_data[2], "train")
+    kept, removed = PhotoViews(data, library), PhotoViews(data, library, "remove", model)
+    for i in range(len(data)):
+        oid, k = data.samples[i]
+        view = _meta(str(data.root / "objects" / oid))["views"][k]
+        alpha = load_image_file(data.root / "objects" / oid / view["image"])[..., 3] >= 0.5
+        got = removed[i]
+        assert torch.allclose(got["image"], kept[i]["image"], atol=1e-5)
+        assert got["object_found"] == (logit > 0)
+        assert got["removal_iou"] == pytest.approx(alpha.mean() if logit > 0 else 0.0, abs=1e-9)
 
 
 def test_evaluation_on_white_and_photos_reports_mask_iou(finetuned, tiny_data, tmp_path):
@@ -253,9 +284,14 @@ def test_evaluation_on_white_and_photos_reports_mask_iou(finetuned, tiny_data, t
 
     result = evaluate(finetuned, tiny_data[0], "test", tmp_path / "ev", grid=False, surface_points=0,
                       photos=tiny_data[2])
-    assert result["photos"]["photos"] == 1 and result["photos"]["model"]["class_mean"]
-    assert 0 <= result["photos"]["mask_iou"] <= 1
-    assert "held-out test photos" in (tmp_path / "ev" / "eval.md").read_text()
+    modes = result["photos"]["modes"]
+    assert result["photos"]["photos"] == 1 and set(modes) == {"keep", "remove", "oracle"}
+    for mode, r in modes.items():
+        assert r["model"]["class_mean"] and 0 <= r["vertices_in_silhouette"] <= 1
+        assert (r["mask_iou"] is None) == (mode == "oracle") and 0 <= (r["mask_iou"] or 0) <= 1
+    assert modes["remove"]["no_object_found"] >= 0
+    md = (tmp_path / "ev" / "eval.md").read_text()
+    assert "held-out test photos" in md and "true alpha (oracle)" in md
     # The mask IoU on white, recomputed here with numpy from the network's logits.
     model, _ = load_checkpoint(resolve_checkpoint(finetuned))
     data = P2MDataset(tiny_data[0], "test", model.config.input_size, points=None)

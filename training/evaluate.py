@@ -8,8 +8,16 @@ ground truth turned 60 degrees, rendered with Blender).
 
 With --photos, the same views are scored again on held-out photos (the library's split
 of the same name): each view composited on one photo chosen by a hash of (object, view),
-the largest centred crop. Models with a silhouette head also get the mask IoU (threshold
-0.5, at the head's resolution) on both backgrounds.
+the largest centred crop, in three ways (--photo-modes):
+  keep    the composite as it is (what a network without background removal sees);
+  remove  the background removed by the model's silhouette head, through the API's own
+          path (LoadedModel.prepare_input); a view where no object is found is scored
+          with the background kept, and counted;
+  oracle  the background removed with the render's true alpha.
+Each mode reports the class-mean F-scores and CD, the mask IoU (keep: the silhouette
+head at its resolution; remove: the mask the API made, at the picture's resolution,
+against the true alpha) and the fraction of predicted vertices projecting inside the true
+silhouette. Models with a silhouette head also get its mask IoU on white.
 """
 from __future__ import annotations
 
@@ -26,6 +34,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from blender_p2m.api import LoadedModel
 from blender_p2m.errors import P2MError
 from blender_p2m.image_io import load_image_file
 from blender_p2m.intrinsics import Intrinsics
@@ -37,7 +46,7 @@ from blender_p2m.model.silhouette_head import mask_iou, mask_target
 from .data.backgrounds import composite_on_photo
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .data.real.photos import photo_paths
-from .metrics import MetricAccumulator, align_depth, point_metrics
+from .metrics import MetricAccumulator, align_depth, fraction_in_silhouette, point_metrics
 from .run_checkpoints import resolve_checkpoint
 from .validate import score
 
@@ -125,15 +134,30 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
     grid.save(path)
 
 
+PHOTO_MODES = ("keep", "remove", "oracle")
+PHOTO_MODE_TITLES = {"keep": "background kept", "remove": "background removed by the model",
+                     "oracle": "background removed with the true alpha (oracle)"}
+# Format of eval.json (readers such as the ablation check it before reusing a cached one).
+EVAL_FORMAT = 2
+
+
 class PhotoViews(Dataset):
     """The views of a dataset on held-out photos: each view on the photo hash(object, view)
-    picks, largest centred crop (composite_on_photo), seen through the same virtual camera.
-    Everything but "image" is the dataset's sample (the mask is the object's silhouette)."""
+    picks, largest centred crop (composite_on_photo), seen through the same virtual camera,
+    with the background kept, removed by `model` (LoadedModel) or removed with the true alpha.
+    Everything but "image" is the dataset's sample (the mask is the object's silhouette);
+    "remove" adds "removal_iou" and "object_found"."""
 
-    def __init__(self, dataset: P2MDataset, photos: list[Path]):
+    def __init__(self, dataset: P2MDataset, photos: list[Path], background: str = "keep",
+                 model: LoadedModel | None = None):
         if not photos:
             raise P2MError("no photos to evaluate on (the library's split is empty)")
+        if background not in PHOTO_MODES:
+            raise ValueError(f"unknown photo mode {background!r}: use one of {PHOTO_MODES}")
+        if background == "remove" and (model is None or not model.can_remove_background):
+            raise P2MError("removing backgrounds needs a model with a silhouette head")
         self.dataset, self.photos = dataset, list(photos)
+        self.background, self.model = background, model
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -149,10 +173,25 @@ class PhotoViews(Dataset):
         rgba = load_image_file(self.dataset.root / "objects" / oid / view["image"])
         h, w = rgba.shape[:2]
         intr = Intrinsics(view["fx"], view["fy"], view["cx"], view["cy"], w, h)
-        prepared = prepare(composite_on_photo(rgba, _photo(self.photo_for(index))), intr, self.dataset.input_size)
+        on_photo = composite_on_photo(rgba, _photo(self.photo_for(index)))    # (H, W, 4), opaque
+        size, extra = self.dataset.input_size, {}
+        if self.background == "keep":
+            prepared = prepare(on_photo, intr, size)
+        elif self.background == "oracle":
+            prepared = prepare(np.concatenate([on_photo[..., :3], rgba[..., 3:]], axis=-1), intr, size)
+        else:
+            try:
+                prepared, _, mask = self.model.prepare_input(on_photo, intr, None, "remove")
+                found = True
+            except P2MError:                 # "no object found": a user would keep the background
+                prepared, mask, found = prepare(on_photo, intr, size), np.zeros((h, w), np.float32), False
+            truth, made = rgba[..., 3] >= 0.5, mask >= 0.5
+            union = (truth | made).sum()
+            extra = {"removal_iou": float((truth & made).sum() / union) if union else 1.0,
+                     "object_found": found}
         if not torch.equal(prepared.intrinsics, sample["intrinsics"]):
             raise AssertionError("the virtual camera depends on the background")   # crop=None never does
-        return {**sample, "image": prepared.image}
+        return {**sample, "image": prepared.image, **extra}
 
 
 @lru_cache(maxsize=16)
@@ -195,9 +234,50 @@ def score_with_masks(model, loader, surface_points: int = 0, collect=None):
     return on_vertices, on_surface, scorer.mean_iou
 
 
+def score_on_photos(model, loaded: LoadedModel, dataset: P2MDataset, photos: list[Path],
+                    mode: str, batch_size: int) -> tuple[dict, MetricAccumulator]:
+    """One photo mode's scores: the metrics, its mask IoU and the vertices in the silhouette."""
+    views = PhotoViews(dataset, photos, mode, loaded if mode == "remove" else None)
+    # The silhouette pass runs inside the dataset for "remove": no worker process then.
+    loader = DataLoader(views, batch_size=batch_size, shuffle=False, num_workers=0 if mode == "remove" else 1)
+    inside, removal, missed = [], [], 0
+
+    def collect(batch, outputs):
+        nonlocal missed
+        inside.extend(fraction_in_silhouette(outputs[-1].vertices.float(), batch["intrinsics"].float(),
+                                             batch["mask"].float()).tolist())
+        if "removal_iou" in batch:
+            removal.extend(batch["removal_iou"].tolist())
+            missed += int((~batch["object_found"]).sum())
+    on_vertices, _, head_iou = score_with_masks(model, loader, collect=collect)
+    result = {"model": on_vertices.to_json(),
+              "mask_iou": float(np.mean(removal)) if mode == "remove" else head_iou if mode == "keep" else None,
+              "vertices_in_silhouette": float(np.mean(inside)),
+              "no_object_found": missed if mode == "remove" else None}
+    return result, on_vertices
+
+
+def _photo_markdown(modes: dict, tables: dict, n_photos: int, split: str) -> list[str]:
+    md = ["", f"## Model on {n_photos} held-out {split} photos, predicted vertices (2466)", "",
+          "Each view composited on one photo (hash of object and view, largest centred crop). Mask IoU: "
+          "kept, the silhouette head at its resolution; removed, the API's mask at the picture's "
+          "resolution against the true alpha. In silhouette: predicted vertices projecting inside the "
+          "true silhouette.", "",
+          "| background | F(tau) | F(2tau) | CD | mask IoU | vertices in silhouette |", "|---|---|---|---|---|---|"]
+    for mode, r in modes.items():
+        mean = r["model"]["class_mean"]
+        iou = "-" if r["mask_iou"] is None else f"{r['mask_iou']:.3f}"
+        missed = f" ({r['no_object_found']} views: no object found)" if r.get("no_object_found") else ""
+        md.append(f"| {PHOTO_MODE_TITLES[mode]}{missed} | {mean['f_tau']:.1f} | {mean['f_2tau']:.1f} "
+                  f"| {mean['cd']:.3f} | {iou} | {100 * r['vertices_in_silhouette']:.1f}% |")
+    for mode, table in tables.items():
+        md += ["", f"### {PHOTO_MODE_TITLES[mode].capitalize()}", "", table.to_markdown()]
+    return md
+
+
 def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int = 8,
              surface_points: int = 2466, grid: bool = True, max_objects=None, max_per_category=None,
-             photos: Path | None = None) -> dict:
+             photos: Path | None = None, photo_modes: tuple[str, ...] = PHOTO_MODES) -> dict:
     path = resolve_checkpoint(weights)
     model, metadata = load_checkpoint(path)
     dataset = P2MDataset(data, split, model.config.input_size, points=None, augment=None,
@@ -222,17 +302,18 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
               "model_depth_aligned": {**depth_aligned.to_json(),
                                       "mean_abs_scale_error": sum(depth_error) / len(depth_error),
                                       "median_abs_scale_error": sorted(depth_error)[len(depth_error) // 2]}}
+    result["format"] = EVAL_FORMAT
     photo_md = []
     if photos is not None:
-        on_photos = PhotoViews(dataset, photo_paths(photos, split))
-        photo_loader = DataLoader(on_photos, batch_size=batch_size, shuffle=False, num_workers=1)
-        photo_vertices, _, photo_iou = score_with_masks(model, photo_loader)
-        result["photos"] = {"library": str(photos), "photos": len(on_photos.photos),
-                            "model": photo_vertices.to_json(), "mask_iou": photo_iou}
-        photo_md = ["", f"## Model on {len(on_photos.photos)} held-out {split} photos, predicted vertices (2466)",
-                    "", "Each view composited on one photo (hash of object and view, largest centred crop)."
-                    + (f" Mask IoU {photo_iou:.3f}." if photo_iou is not None else ""), "",
-                    photo_vertices.to_markdown()]
+        loaded = LoadedModel(model, torch.device("cpu"), metadata, str(path))
+        if not loaded.can_remove_background:
+            photo_modes = tuple(m for m in photo_modes if m != "remove")
+        library = photo_paths(photos, split)
+        modes, tables = {}, {}
+        for mode in photo_modes:
+            modes[mode], tables[mode] = score_on_photos(model, loaded, dataset, library, mode, batch_size)
+        result["photos"] = {"library": str(photos), "photos": len(library), "modes": modes}
+        photo_md = _photo_markdown(modes, tables, len(library), split)
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# Evaluation: `{path.name}` on the {split} split of `{data}` ({len(dataset)} views)",
           "", "Pixel2Mesh protocol: squared distances; F-score at tau = 1e-4 and 2tau = 2e-4 (%), "
@@ -267,6 +348,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-grid", action="store_true")
     p.add_argument("--photos", type=Path, default=None,
                    help="photo library (photos.json + train/val/test): also score the views on its held-out photos")
+    p.add_argument("--photo-modes", default=",".join(PHOTO_MODES),
+                   help="with --photos: which of keep,remove,oracle to score (remove needs a silhouette head)")
     p.add_argument("--surface-points", type=int, default=2466,
                    help="points sampled on the predicted surface for the second table (0 = skip it)")
     p.add_argument("--max-objects", type=int, default=None, help="only the split's first N objects")
@@ -277,7 +360,8 @@ def main(argv=None) -> int:
     try:
         evaluate(args.weights, args.data, args.split, out, args.batch_size, args.surface_points,
                  grid=not args.no_grid, max_objects=args.max_objects,
-                 max_per_category=args.max_per_category, photos=args.photos)
+                 max_per_category=args.max_per_category, photos=args.photos,
+                 photo_modes=tuple(m.strip() for m in args.photo_modes.split(",") if m.strip()))
     except (P2MError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,6 +127,28 @@ def align_depth(pred_points: torch.Tensor, gt_points: torch.Tensor,
     return pred_points * best[:, None, None], best
 
 
+def fraction_in_silhouette(vertices: torch.Tensor, intrinsics: torch.Tensor,
+                           mask: torch.Tensor) -> torch.Tensor:
+    """Per sample (B,), the fraction of vertices that project inside the silhouette.
+
+    Args:
+        vertices: (B, N, 3) camera frame (X right, Y up, looking down -Z).
+        intrinsics: (B, 4) fx, fy, cx, cy in the mask's pixels.
+        mask: (B, 1, S, S) silhouette; object where >= 0.5. Outside the picture counts as out.
+    """
+    fx, fy, cx, cy = intrinsics.float().unbind(-1)                          # (B,) each
+    depth = (-vertices[..., 2]).clamp(min=1e-9)                             # (B, N)
+    u = cx[:, None] + fx[:, None] * vertices[..., 0] / depth
+    v = cy[:, None] - fy[:, None] * vertices[..., 1] / depth
+    size_y, size_x = mask.shape[-2:]
+    col, row = u.floor().long(), v.floor().long()
+    in_picture = (col >= 0) & (col < size_x) & (row >= 0) & (row < size_y) & (vertices[..., 2] < 0)
+    flat = mask[:, 0].flatten(1)                                            # (B, S * S)
+    index = (row.clamp(0, size_y - 1) * size_x + col.clamp(0, size_x - 1))
+    inside = (flat.gather(1, index) >= 0.5) & in_picture
+    return inside.float().mean(dim=1)
+
+
 def _as_floats(value) -> list[float]:
     if isinstance(value, torch.Tensor):
         return [float(x) for x in value.detach().reshape(-1).tolist()]

@@ -190,7 +190,9 @@ def network_to_image(values: torch.Tensor, intr: Intrinsics, rotation: np.ndarra
     u_net = k_net[2] + k_net[0] * rays[..., 0] / depth
     v_net = k_net[3] - k_net[1] * rays[..., 1] / depth
     grid = torch.stack([2 * u_net / size - 1, 2 * v_net / size - 1], dim=-1)
-    grid = torch.where(valid[..., None], grid, torch.full_like(grid, -3.0))
+    inside = valid & (grid.abs() <= 1.0).all(dim=-1)                 # (H, W) within the network image
+    # Border padding: a pixel inside the network image's outer half-cell takes the edge
+    # cell's value instead of fading towards the zeros beyond it.
     out = F.grid_sample(values[None].float(), grid[None].float(), mode="bilinear",
-                        padding_mode="zeros", align_corners=False)
-    return out[0]
+                        padding_mode="border", align_corners=False)[0]
+    return torch.where(inside[None], out, torch.zeros_like(out))

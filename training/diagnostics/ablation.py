@@ -26,7 +26,7 @@ from pathlib import Path
 from blender_p2m.atomic_files import write_bytes
 from blender_p2m.errors import P2MError
 
-from ..evaluate import evaluate
+from ..evaluate import EVAL_FORMAT, evaluate
 from ..run_checkpoints import list_checkpoints, newest_complete_checkpoint
 
 # An encoder arm: the recipe kind ("vgg" or "lite0") and the extra training flags.
@@ -138,14 +138,15 @@ def score_run(spec: RunSpec, args: argparse.Namespace) -> dict:
         ev_dir = folder / f"eval_{label}"
         cached = ev_dir / "eval.json"
         result = json.loads(cached.read_text()) if cached.exists() else None
-        if result is None or result.get("weights") != str(path):
+        if result is None or result.get("weights") != str(path) or result.get("format") != EVAL_FORMAT:
             result = evaluate(path, data, "test", ev_dir, grid=False, surface_points=0,
-                              max_per_category=args.eval_per_category, photos=photos)
+                              max_per_category=args.eval_per_category, photos=photos, photo_modes=("keep",))
         row[label] = {"f_tau": result["model"]["class_mean"]["f_tau"],
                       "f_2tau": result["model"]["class_mean"]["f_2tau"], "mask_iou": result.get("mask_iou")}
         if "photos" in result:
-            row[label]["photos_f_tau"] = result["photos"]["model"]["class_mean"]["f_tau"]
-            row[label]["photos_mask_iou"] = result["photos"]["mask_iou"]
+            kept = result["photos"]["modes"]["keep"]
+            row[label]["photos_f_tau"] = kept["model"]["class_mean"]["f_tau"]
+            row[label]["photos_mask_iou"] = kept["mask_iou"]
     return row
 
 
