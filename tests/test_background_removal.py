@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from blender_p2m.api import load_model
 from blender_p2m.errors import P2MError
 from constant_head import constant_head_model
 
