@@ -67,54 +67,60 @@ def depth_buffer(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
                  size: int = DEPTH_BUFFER_SIZE) -> tuple[np.ndarray, np.ndarray, float]:
     """The nearest depth and face per pixel of a coarse raster of the picture.
 
+    Every front-facing triangle is tested at the pixel centres of its bounding box, all
+    triangles at once (numpy), and each pixel keeps its nearest hit.
+
     Returns ((h, w) float64 depth in metres, inf where no face covers the pixel centre;
     (h, w) int64 index of that face, -1 where none; scale = raster pixels per picture pixel).
     Depth is interpolated linearly in the picture (millimetres off at this scale).
     """
     scale = min(1.0, size / max(intr.width, intr.height))
     h, w = max(1, round(intr.height * scale)), max(1, round(intr.width * scale))
-    zbuf = np.full((h, w), np.inf)
-    ids = np.full((h, w), -1, dtype=np.int64)
-    uv = project_pixels(vertices_cam, intr) * scale                           # (N, 2) raster pixels
-    depth = -vertices_cam[:, 2]                                               # (N,)
-    for index in np.nonzero(front_facing(vertices_cam, faces))[0]:
-        face = faces[index]
-        p = uv[face]                                                          # (3, 2)
-        x0, y0 = np.maximum(np.floor(p.min(axis=0) - 0.5), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(p.max(axis=0) - 0.5), [w - 1, h - 1]).astype(int)
-        if x0 > x1 or y0 > y1:
-            continue
-        xs, ys = np.meshgrid(np.arange(x0, x1 + 1) + 0.5, np.arange(y0, y1 + 1) + 0.5)
-        weights = _barycentric(p, xs, ys)                                     # (3, hy, wx)
-        if weights is None:
-            continue
-        inside = (weights >= -1e-9).all(axis=0)
-        z = np.einsum("k,kij->ij", depth[face], weights)
-        region = zbuf[y0:y1 + 1, x0:x1 + 1]
-        closer = inside & (z < region)
-        region[closer] = z[closer]
-        ids[y0:y1 + 1, x0:x1 + 1][closer] = index
-    return zbuf, ids, scale
-
-
-def _barycentric(p: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
-    """Barycentric weights (3, ...) of points (xs, ys) in triangle p (3, 2); None if degenerate."""
-    (ax, ay), (bx, by), (cx, cy) = p
+    zbuf = np.full(h * w, np.inf)
+    ids = np.full(h * w, -1, dtype=np.int64)
+    index = np.nonzero(front_facing(vertices_cam, faces))[0]                  # (K,) faces drawn
+    p = (project_pixels(vertices_cam, intr) * scale)[faces[index]]            # (K, 3, 2) raster pixels
+    depth = -vertices_cam[:, 2][faces[index]]                                 # (K, 3)
+    lo = np.maximum(np.floor(p.min(axis=1) - 0.5), 0).astype(np.int64)       # (K, 2) first pixel
+    hi = np.minimum(np.ceil(p.max(axis=1) - 0.5), [w - 1, h - 1]).astype(np.int64)
+    counts = np.clip(hi - lo + 1, 0, None)                                    # (K, 2) pixels per side
+    per_face = counts[:, 0] * counts[:, 1]
+    k = np.repeat(np.arange(len(index)), per_face)                            # (P,) face of each test
+    if len(k) == 0:
+        return zbuf.reshape(h, w), ids.reshape(h, w), scale
+    offset = np.arange(len(k)) - np.repeat(np.cumsum(per_face) - per_face, per_face)
+    x = lo[k, 0] + offset % counts[k, 0]
+    y = lo[k, 1] + offset // counts[k, 0]
+    (ax, ay), (bx, by), (cx, cy) = (p[k, i].T for i in range(3))              # (P,) each
     det = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
-    if abs(det) < 1e-12:
-        return None
+    ok = np.abs(det) > 1e-12
+    det = np.where(ok, det, 1.0)
+    xs, ys = x + 0.5, y + 0.5
     wa = ((by - cy) * (xs - cx) + (cx - bx) * (ys - cy)) / det
     wb = ((cy - ay) * (xs - cx) + (ax - cx) * (ys - cy)) / det
-    return np.stack([wa, wb, 1.0 - wa - wb])
+    wc = 1.0 - wa - wb
+    hit = ok & (wa >= -1e-9) & (wb >= -1e-9) & (wc >= -1e-9)
+    z = (wa * depth[k, 0] + wb * depth[k, 1] + wc * depth[k, 2])[hit]
+    pixel = (y * w + x)[hit]
+    face = index[k[hit]]
+    order = np.lexsort((z, pixel))                                            # by pixel, nearest first
+    pixel, z, face = pixel[order], z[order], face[order]
+    first = np.ones(len(pixel), dtype=bool)
+    first[1:] = pixel[1:] != pixel[:-1]
+    zbuf[pixel[first]] = z[first]
+    ids[pixel[first]] = face[first]
+    return zbuf.reshape(h, w), ids.reshape(h, w), scale
 
 
-def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
+def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
+                  buffer: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
     """(F,) bool: faces that face the camera and are the nearest surface somewhere.
 
     A face is seen when it is the nearest at one pixel or more of the raster; a face
     smaller than a raster pixel, when nothing lies clearly closer than its centre.
+    `buffer` is depth_buffer's result when the caller already has it.
     """
-    zbuf, ids, scale = depth_buffer(vertices_cam, faces, intr)
+    zbuf, ids, scale = buffer or depth_buffer(vertices_cam, faces, intr)
     owns_pixels = np.zeros(len(faces), dtype=bool)
     owns_pixels[ids[ids >= 0]] = True
     centres = vertices_cam[faces].mean(axis=1)                                # (F, 3)
@@ -126,9 +132,10 @@ def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics)
     return front_facing(vertices_cam, faces) & (owns_pixels | unhidden)
 
 
-def mesh_coverage(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
+def mesh_coverage(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
+                  buffer: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
     """(H, W) float32: 1 where the mesh covers the picture (its own silhouette), else 0."""
-    zbuf, _, scale = depth_buffer(vertices_cam, faces, intr)
+    zbuf, _, scale = buffer or depth_buffer(vertices_cam, faces, intr)
     rows = np.minimum((np.arange(intr.height) + 0.5) * scale, zbuf.shape[0] - 1).astype(int)
     cols = np.minimum((np.arange(intr.width) + 0.5) * scale, zbuf.shape[1] - 1).astype(int)
     return np.isfinite(zbuf[rows][:, cols]).astype(np.float32)
@@ -152,8 +159,9 @@ def project_texture(rgb: np.ndarray, mask: np.ndarray | None, vertices_cam: np.n
     height, width = rgb.shape[:2]
     if (width, height) != (intr.width, intr.height):
         raise ValueError(f"picture is {width}x{height}, intrinsics are {intr.width}x{intr.height}")
+    buffer = depth_buffer(vertices_cam, faces, intr)
     if mask is None:
-        mask = mesh_coverage(vertices_cam, faces, intr)
+        mask = mesh_coverage(vertices_cam, faces, intr, buffer)
     mask = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)             # (H, W)
     inside = mask > 0.5
     if not inside.any():
@@ -183,6 +191,6 @@ def project_texture(rgb: np.ndarray, mask: np.ndarray | None, vertices_cam: np.n
                   & (centre_px[:, 1] >= 0) & (centre_px[:, 1] < height))
     cu = np.clip(centre_px[:, 0].astype(int), 0, width - 1)
     cv = np.clip(centre_px[:, 1].astype(int), 0, height - 1)
-    seen = visible_faces(vertices_cam, faces, intr) & in_picture & (mask[cv, cu] > 0.5)
+    seen = visible_faces(vertices_cam, faces, intr, buffer) & in_picture & (mask[cv, cu] > 0.5)
     uvs[~seen] = (0.5, 0.5 * MEAN_BAND_ROWS / tex_h)                          # the band's middle
     return ProjectedTexture(pixels, uvs.reshape(-1, 2).astype(np.float32), mean, seen)
