@@ -128,9 +128,9 @@ def main() -> None:
         weights, weights_label = choose_weights(args, Path(tmp))
         assert "torch" not in sys.modules
         t0 = time.perf_counter()
-        import addon_utils  # noqa: E402,I001  (importable once bpy is)
         import bpy
         t_bpy = time.perf_counter() - t0
+        import addon_utils  # noqa: E402  (Blender's module: importable only once bpy is)
         addon_utils.enable("blender_p2m", default_set=True)
         prefs = bpy.context.preferences.addons["blender_p2m"].preferences
         prefs.weights_path, prefs.default_device = str(weights), args.device.upper()
