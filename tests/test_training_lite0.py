@@ -65,13 +65,21 @@ def tiny_data(tmp_path_factory) -> tuple[Path, Path, Path]:
     return first, second, photo_library(root / "photos")
 
 
+# Package, licence and author of the fixture photos (tests/data/photos/README.md).
+TUXPAINT = ("tuxpaint-data", "GPL-2+", "Bill Kendrick (Tux Paint templates)")
+OPENCV = ("opencv-doc", "Apache-2.0 AND BSD-3-Clause", "OpenCV sample data")
+FIXTURE_SOURCES = {"rocks.jpg": TUXPAINT, "lighthouse.jpg": TUXPAINT}
+
+
 def photo_library(out: Path) -> Path:
     """The test photos as a library (photos.json + split folders): 3 train, 1 val, 1 test."""
     records = []
     for photo, split in zip(sorted(PHOTO_FIXTURES.glob("*.jpg")), ("train", "train", "train", "val", "test")):
         (out / split).mkdir(parents=True, exist_ok=True)
         shutil.copy(photo, out / split / photo.name)
-        records.append({"file": f"{split}/{photo.name}", "split": split})
+        package, licence, attribution = FIXTURE_SOURCES.get(photo.name, OPENCV)
+        records.append({"file": f"{split}/{photo.name}", "split": split, "package": package,
+                        "licence": licence, "attribution": attribution})
     (out / "photos.json").write_text(json.dumps({"photos": records}))
     return out
 
@@ -384,3 +392,32 @@ def test_a_killed_ablation_run_keeps_the_time_up_to_its_newest_checkpoint(tmp_pa
     assert entry["seconds"] == pytest.approx(260.0, abs=1.0)
     recover_interrupted(entry, folder)                           # nothing more to count
     assert entry["seconds"] == pytest.approx(260.0, abs=1.0) and entry["invocations"] == 2
+
+
+def test_examples_on_photos_are_the_evaluations_composites(tiny_data, tmp_path):
+    """export_examples --photos writes the view on the photo evaluation uses for it, opaque,
+    with the photo's licence in the sidecar and the same intrinsics as the transparent view."""
+    from PIL import Image
+
+    from blender_p2m.image_io import load_image_file
+    from training.data.backgrounds import composite_on_photo, photo_for_view
+    from training.data.dataset import _meta
+    from training.data.real.photos import photo_paths
+    from training.diagnostics.export_examples import export_view
+
+    first, _, library = tiny_data
+    oid = next(p.name for p in sorted((first / "objects").iterdir())
+               if _meta(str(p))["split"] == "test")
+    plain = export_view(first, oid, 1, tmp_path)
+    on_photo = export_view(first, oid, 1, tmp_path, photos=library)
+    assert on_photo.name == f"{oid}_view1_photo.png"
+    pixels = np.asarray(Image.open(on_photo))
+    assert pixels.shape[2] == 3                                            # no alpha: like a photo
+    photo = photo_for_view(photo_paths(library, "test"), oid, 1)
+    expected = composite_on_photo(load_image_file(plain), np.asarray(Image.open(photo).convert("RGB")))
+    assert np.abs(pixels / 255.0 - expected[..., :3]).max() <= 0.5 / 255 + 1e-6
+    sidecar = json.loads(on_photo.with_suffix(".json").read_text())
+    intrinsics = json.loads(plain.with_suffix(".json").read_text())
+    assert {k: sidecar[k] for k in ("fx", "fy", "cx", "cy", "width", "height")} == \
+        {k: intrinsics[k] for k in ("fx", "fy", "cx", "cy", "width", "height")}
+    assert sidecar["photo"]["file"] == photo.name and sidecar["photo"]["licence"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from blender_p2m.model.network import StageOutput
 from blender_p2m.model.preprocess import prepare
 from blender_p2m.model.silhouette_head import mask_iou, mask_target
 
-from .data.backgrounds import composite_on_photo
+from .data.backgrounds import composite_on_photo, photo_for_view
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .data.real.photos import photo_paths
 from .metrics import MetricAccumulator, align_depth, fraction_in_silhouette, point_metrics
@@ -164,7 +163,7 @@ class PhotoViews(Dataset):
 
     def photo_for(self, index: int) -> Path:
         oid, k = self.dataset.samples[index]
-        return self.photos[zlib.crc32(f"{oid}/{k}".encode()) % len(self.photos)]
+        return photo_for_view(self.photos, oid, k)
 
     def __getitem__(self, index: int) -> dict:
         sample = self.dataset[index]

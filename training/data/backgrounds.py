@@ -8,6 +8,8 @@ Arrays are float32 in [0, 1]; images are (H, W, C). Photos are kept decoded as u
 """
 from __future__ import annotations
 
+import zlib
+
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -141,6 +143,12 @@ def _as_uint8_photo(photo) -> np.ndarray:
     if np.issubdtype(photo.dtype, np.floating):
         return np.round(np.clip(photo, 0, 1) * 255).astype(np.uint8)
     raise ValueError(f"expected a uint8 or float photo, got dtype {photo.dtype}")
+
+
+def photo_for_view(photos: list[Path], object_id: str, view: int) -> Path:
+    """The held-out photo a view is shown on in evaluation and examples: a hash of (object,
+    view) picks it, so it never depends on what else is evaluated."""
+    return photos[zlib.crc32(f"{object_id}/{view}".encode()) % len(photos)]
 
 
 def composite_on_photo(rgba: np.ndarray, photo_rgb: np.ndarray, crop_box=None,
