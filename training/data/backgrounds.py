@@ -8,9 +8,8 @@ Arrays are float32 in [0, 1]; images are (H, W, C). Photos are kept decoded as u
 """
 from __future__ import annotations
 
-import zlib
-
 import math
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
