@@ -107,6 +107,24 @@ def test_the_panel_region_is_there_and_redrawn(gui_run):
     assert (np.abs(panel_after - panel_before).max(axis=-1) > 40).mean() > 0.005, "the panel did not redraw"
 
 
+def test_the_panel_shows_what_the_network_saw(gui_run):
+    """After the click the sidebar holds the preview: the network's input, the ball on white
+    with its outline, as a block of white and orange pixels that was not there before."""
+    before, after = _screenshots()
+    rows, cols = _rows_cols(gui_run["sidebar"], gui_run["sidebar"]["window_height"])
+
+    def white_and_orange(shot):
+        panel = shot[rows, cols]
+        white = (panel.min(axis=-1) > 245).sum()
+        orange = ((panel[..., 0] > 180) & (panel[..., 1] > 60) & (panel[..., 1] < 170) & (panel[..., 2] < 90)).sum()
+        return white, orange
+
+    white_before, orange_before = white_and_orange(before)
+    white_after, orange_after = white_and_orange(after)
+    assert white_after > 5000 and white_after > 20 * (white_before + 1)
+    assert orange_after > 1000 and orange_after > 10 * (orange_before + 1)
+
+
 def test_new_mesh_pixels_appear_where_the_mesh_projects(gui_run):
     """Through the camera the picture (orange) was visible; after Reconstruct the grey mesh
     covers it where the mesh's vertices project, and the view away from the mesh is unchanged."""

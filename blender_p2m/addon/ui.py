@@ -99,10 +99,12 @@ class VIEW3D_PT_pixel2mesh(bpy.types.Panel):
 
         toggles = layout.column(align=True)
         toggles.prop(settings, "crop_to_object")
-        toggles.prop(settings, "remove_background")
         toggles.prop(settings, "shade_smooth")
         toggles.prop(settings, "project_texture")
         toggles.prop(settings, "parent_to_camera")
+        background = layout.column(align=True)
+        background.label(text="Remove Background:")
+        background.row(align=True).prop(settings, "remove_background", expand=True)
         fields = _split_column(layout)
         fields.prop(settings, "placement")
         fields.prop(settings, "object_name")
