@@ -166,9 +166,10 @@ class LoadedModel:
         mask = network_to_image(probability, intr, whole.rotation, whole.intrinsics.double().numpy())[0]
         mask = ((mask - 0.5) * MASK_SHARPNESS + 0.5).clamp(0.0, 1.0).numpy()              # (H, W)
         if (mask > 0.5).sum() < MIN_OBJECT_PIXELS:
-            raise P2MError("No object found in the picture: the predicted silhouette is empty. Try "
-                           "background='keep', a picture where the object is larger and in front "
-                           "of a plainer background, or crop the picture around the object.")
+            raise P2MError("No object found in the picture: the predicted silhouette is empty. Keep "
+                           "the background instead (Remove Background: Off in Blender, --background "
+                           "keep in the batch tool, background='keep' in Python), or use a picture "
+                           "where the object is larger and in front of a plainer background.")
         return mask.astype(np.float32)
 
     @torch.inference_mode()

@@ -338,6 +338,29 @@ def test_remove_background_needs_weights_with_a_silhouette_head(scene):
     assert bpy.data.objects["Pixel2Mesh"]["p2m_background"] == "auto"
 
 
+@pytest.mark.parametrize("logit", [-20.0, 20.0])
+def test_remove_background_with_a_silhouette_head(scene, prefs, tmp_path, logit):
+    """A head that finds no object: the click says so and what to try, and builds nothing.
+    A head that finds the whole picture: the mesh is built, the texture uses the whole picture."""
+    from constant_head import constant_head_model
+
+    model = constant_head_model(tmp_path, logit)
+    prefs.weights_path = model.weights_path
+    settings = scene.pixel2mesh
+    settings.image = new_image("opaque", np.concatenate([gradient_silhouette_rgba(96, 72)[..., :3],
+                                                         np.ones((72, 96, 1), np.float32)], axis=-1))
+    settings.remove_background, settings.project_texture = 'ON', True
+    before = counts()
+    if logit < 0:
+        with pytest.raises(RuntimeError, match="No object found"):
+            reconstruct_like_a_click()
+        assert counts() == before and "Remove Background: Off" in operators.STATUS.error
+        return
+    assert reconstruct_like_a_click() == {'FINISHED'}
+    obj = bpy.data.objects["Pixel2Mesh"]
+    assert obj["p2m_background"] == "remove" and counts() == tuple(n + 1 for n in before)
+
+
 def test_normals_point_outward(scene):
     reconstruct_like_a_click()
     obj = bpy.data.objects["Pixel2Mesh"]
