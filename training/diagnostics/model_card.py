@@ -1,5 +1,5 @@
-"""python -m training.diagnostics.model_card --weights W --eval E.json [--eval-512 E512.json]
-    [--ablation ablation.md] --run RUN --data DIR -o MODEL_CARD.md
+"""python -m training.diagnostics.model_card --weights W --eval E.json [--eval-real R.json]
+    [--eval-512 E512.json] [--ablation ablation.md] --run RUN --data DIR [DIR ...] -o MODEL_CARD.md
 
 Writes the model card from the artefacts themselves (weights metadata, evaluation JSON,
 run log, dataset card), so its numbers cannot drift from what was measured. The bundled
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ..train import recorded_commands
+from ..evaluate import PHOTO_MODE_TITLES
+from ..train import DEFAULT_BACKGROUND_MIX, recorded_commands
 
 
 def _table(per_cat: dict, base: dict | None) -> str:
@@ -45,6 +46,20 @@ def run_hours(run: Path, run_config: dict) -> tuple[float, int]:
     return seconds / 3600, train[-1]["step"]
 
 
+# The training data's reach, by (trained on real meshes, trained on photo backgrounds).
+WHAT_THE_DATA_COVERS = {
+    (False, False): "- Trained on synthetic, untextured renders of procedural objects: real photos with\n"
+                    "  texture, clutter, strong perspective or shadows are outside the training data.",
+    (False, True): "- Trained on procedural objects over photo backgrounds: real objects' shapes and\n"
+                   "  textures are outside the training data.",
+    (True, False): "- Trained on real meshes with their materials, on white: cluttered photo backgrounds\n"
+                   "  are outside the training data (remove the background, or give a transparent PNG).",
+    (True, True): "- Trained on real meshes with their own materials over photo backgrounds, and on\n"
+                  "  procedural shapes: real photos with strong perspective, hard shadows, several\n"
+                  "  objects or an object touching the picture's edge are still outside the data.",
+}
+
+
 def _ablation_section(table: str) -> str:
     """The ablation that chose the bundled configuration (training.diagnostics.ablation)."""
     if not table.strip():
@@ -54,22 +69,102 @@ def _ablation_section(table: str) -> str:
             "table's header).\n\n" + table.strip() + "\n")
 
 
-def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Path, out: Path,
-               extra_notes: str = "", ablation: str = "") -> str:
+def describe_model(config: dict, train: dict, params: int, dtype: str, size_mb: float) -> str:
+    """What the network is and where its weights started, from its configuration."""
+    head = (f", a silhouette head ({config['silhouette_size']} x {config['silhouette_size']} mask "
+            f"logits, for background removal)" if config.get("silhouette") else "")
+    if config.get("encoder", "vgg") == "lite0":
+        if train.get("pretrained_encoder", True):
+            how = ("frozen" if train.get("freeze_encoder") else
+                   f"fine-tuned at {train.get('encoder_lr_scale', 1.0):g}x the learning rate")
+            encoder = (f"EfficientNet-Lite0 encoder initialised from ImageNet weights "
+                       f"(`training.pretrained`) and {how}")
+        else:
+            encoder = "EfficientNet-Lite0 encoder trained from random weights"
+    else:
+        encoder = (f"VGG-16 encoder of width {config['encoder_width']} with {config['encoder_norm']} "
+                   f"norm, trained by this project from nothing")
+    return (f"Pixel2Mesh, configuration **{config['name']}** (input {config['input_size']} px; {encoder}; "
+            f"G-ResNet hidden {config['hidden']}, {config['gresnet_layers']} layers per block{head}; "
+            f"{params / 1e6:.2f} M parameters), stored in {dtype} ({size_mb:.1f} MB), trained on CPU.")
+
+
+def describe_dataset(data: Path, dataset: dict) -> str:
+    """One training dataset: where its objects come from, and its splits per category."""
+    if dataset.get("source") == "procedural":
+        origin = ("Procedural shape library (`training/data/shapes`, preview: `docs/shapes_preview.png`), "
+                  "13 ShapeNet categories, one colour per object")
+    else:
+        origin = ("Real meshes from Debian packages, rendered with their own materials and textures "
+                  "([catalogue](../docs/real_meshes_catalogue.md), "
+                  "[dataset card](../docs/real_meshes_dataset_card.md)); `other` is trained on but never "
+                  "in the class mean")
+    counts = dataset["counts"]
+    rows = "\n".join(f"| {c} | {v['train']} | {v['val']} | {v['test']} |"
+                      for c, v in sorted(dataset["counts_per_category"].items()))
+    return (f"### `{data.name}`\n\n{origin}; rendered with Blender ({dataset['engine']}), "
+            f"{dataset['views']} views per object, splits by object. Built with:\n\n    {dataset.get('command', '')}\n\n"
+            f"| category | train objects | val | test |\n|---|---:|---:|---:|\n{rows}\n"
+            f"| **total** | {counts['train']} | {counts['val']} | {counts['test']} |\n")
+
+
+def describe_backgrounds(train: dict) -> str:
+    if not train.get("photos") and not train.get("background_mix"):
+        return (f"Backgrounds: the transparent renders on white, or with probability "
+                f"{train.get('augment_background', 0):g} a flat random colour.")
+    mix = train.get("background_mix") or DEFAULT_BACKGROUND_MIX
+    return (f"Backgrounds: each training view is composited on a background drawn from the mix `{mix}` "
+            f"(photo: a random crop of a training photo from `{train.get('photos')}`; flat: a random "
+            f"colour; white), so the network learns to ignore what is around the object; the "
+            f"silhouette head learns the object's mask (loss weight {train.get('silhouette_weight', 0):g}). "
+            f"Evaluation photos are a held-out split of the same library.")
+
+
+def real_section(ev: dict) -> str:
+    """Real test meshes: transparent on white, then on held-out photos in each mode."""
+    cm = ev["model"]["class_mean"]
+    text = (f"\n## Results on real meshes (test split, `{Path(ev['data']).name}`)\n\n"
+            f"Transparent renders on white: **F(tau) {cm['f_tau']:.1f}, F(2tau) {cm['f_2tau']:.1f}, "
+            f"CD {cm['cd']:.3f}**" + (f"; silhouette mask IoU {ev['mask_iou']:.3f}" if ev.get("mask_iou") is not None else "")
+            + ".\n\n" + _table(ev["model"]["per_category"], ev["ellipsoid"]["per_category"]) + "\n")
+    photos = ev.get("photos")
+    if photos:
+        text += (f"\n### On {photos['photos']} held-out photos\n\nEach view composited on one test photo "
+                 f"(`training.evaluate --photos`): the background kept, removed by the model (the API's own "
+                 f"path), or removed with the render's true alpha (an oracle). Mask IoU: kept, the silhouette "
+                 f"head at its resolution; removed, the API's mask against the true alpha.\n\n"
+                 "| background | F(tau) | F(2tau) | CD | mask IoU | vertices in the true silhouette |\n"
+                 "|---|---:|---:|---:|---:|---:|\n")
+        for mode, r in photos["modes"].items():
+            m = r["model"]["class_mean"]
+            iou = "-" if r["mask_iou"] is None else f"{r['mask_iou']:.3f}"
+            text += (f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} | {m['cd']:.3f} | {iou} "
+                     f"| {100 * r['vertices_in_silhouette']:.1f}% |\n")
+    return text
+
+
+def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: list[Path], out: Path,
+               extra_notes: str = "", ablation: str = "", ev_real: dict | None = None) -> str:
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
     meta, config = ckpt["metadata"], ckpt["config"]
-    dataset = json.loads((data / "dataset.json").read_text())
+    data = [Path(d) for d in ([data] if isinstance(data, (str, Path)) else data)]
+    datasets = [json.loads((d / "dataset.json").read_text()) for d in data]
     run_config = json.loads((run / "train_config.json").read_text())
+    train_cfg = run_config["train"]
     hours, logged_steps = run_hours(run, run_config)
     steps = meta.get("step", logged_steps)   # the exported checkpoint's step; the log has every 10th
     train_commands = "\n".join("    " + c for c in recorded_commands(run_config))
     params = sum(v.numel() for v in ckpt["state_dict"].values())
     cm, bm = ev["model"]["class_mean"], ev["ellipsoid"]["class_mean"]
     sm = (ev.get("model_surface") or {}).get("class_mean")
-    counts = dataset["counts"]
-    per_cat_counts = "\n".join(f"| {c} | {v['train']} | {v['val']} | {v['test']} |"
-                               for c, v in sorted(dataset["counts_per_category"].items()))
     size_mb = weights.stat().st_size / 1e6
+    mixing = ""
+    if len(data) > 1 and train_cfg.get("data_weights"):
+        mixing = ("Each batch draws from the datasets with probabilities "
+                  + ", ".join(f"`{d.name}` {w:g}" for d, w in zip(data, train_cfg["data_weights"])) + ".\n\n")
+    build_commands = "\n".join(f"    {d.get('command', '')}" for d in datasets)
+    trained_on_real = any(d.get("source") != "procedural" for d in datasets)
+    photo_trained = bool(train_cfg.get("photos") or train_cfg.get("background_mix"))
     depth = ""
     if ev.get("model_depth_aligned"):
         da = ev["model_depth_aligned"]
@@ -92,30 +187,23 @@ def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: Pat
                 + _table(ev512["model"]["per_category"], ev512["ellipsoid"]["per_category"]) + "\n")
     text = f"""# Model card: `{weights.name}`
 
-Pixel2Mesh, configuration **{config['name']}** (input {config['input_size']} px, VGG-16 width
-{config['encoder_width']}, {config['encoder_norm']} norm, G-ResNet hidden {config['hidden']},
-{config['gresnet_layers']} layers per block; {params / 1e6:.2f} M parameters), stored in
-{meta.get('dtype', 'float32')} ({size_mb:.1f} MB). Trained by this project from nothing, on CPU.
+{describe_model(config, train_cfg, params, meta.get('dtype', 'float32'), size_mb)}
 
 ## Data
-Procedural shape library (`training/data/shapes`, preview: `docs/shapes_preview.png`), 13
-ShapeNet categories, rendered with Blender ({dataset['engine']}) following
-[the data convention](../docs/conventions.md): bounding-box diagonal 0.57 m, centre on the
-optical axis at 0.7..0.9 m, elevation 15..35 degrees, 224 x 224 RGBA, 70% of views
-f = 250 px and the rest 180..360 px. {dataset['views']} views per object; splits by object.
+Every dataset follows [the data convention](../docs/conventions.md): bounding-box diagonal
+0.57 m, centre on the optical axis at 0.7..0.9 m, elevation 15..35 degrees, 224 x 224 RGBA,
+70% of views f = 250 px and the rest 180..360 px.
 
-| category | train objects | val | test |
-|---|---:|---:|---:|
-{per_cat_counts}
-| **total** | {counts['train']} | {counts['val']} | {counts['test']} |
+{mixing}{chr(10).join(describe_dataset(d, j) for d, j in zip(data, datasets))}
+{describe_backgrounds(train_cfg)}
 
 ## Training
 Commands (the run took {hours:.2f} h of training steps on a 2-core CPU, {steps:,} steps):
 
-    {dataset.get('command', '')}
+{build_commands}
 {train_commands}
     python -m training.export {run} -o {weights}
-    python -m training.evaluate --weights {weights} --data {data} --split test
+    python -m training.evaluate --weights {weights} --data {data[0]} --split test
 
 Training configuration stored in the weights (that of the run's last invocation): `{json.dumps(meta.get('train_config', {}))}`
 
@@ -123,7 +211,7 @@ Loss weights: `{json.dumps(meta.get('loss_weights', {}))}`
 
 ![training curves](training_curves.png)
 
-## Results on the test split (held-out objects), Pixel2Mesh protocol
+## Results on the test split of `{data[0].name}` (held-out objects), Pixel2Mesh protocol
 
 Squared distances; F-score at tau = 1e-4 and 2tau = 2e-4 in percent; CD = (mean gt->pred +
 mean pred->gt) x 1000; on the 2466 predicted vertices; class mean over categories.
@@ -134,7 +222,7 @@ ellipsoid (no learning) scores F(tau) {bm['f_tau']:.1f}, F(2tau) {bm['f_2tau']:.
 {f"On 2466 points sampled on the predicted surface: F(tau) {sm['f_tau']:.1f}, F(2tau) {sm['f_2tau']:.1f}, CD {sm['cd']:.3f}." if sm else ""}
 
 {_table(ev['model']['per_category'], ev['ellipsoid']['per_category'])}
-{depth}{t512}
+{depth}{t512}{real_section(ev_real) if ev_real else ""}
 ![input | prediction | prediction turned 60 degrees | ground truth turned 60 degrees](test_grid.png)
 
 ## What works and what does not
@@ -143,8 +231,7 @@ ellipsoid (no learning) scores F(tau) {bm['f_tau']:.1f}, F(2tau) {bm['f_2tau']:.
   small or off-centre: the virtual camera turns and zooms onto it, keeping alignment.
 - The mesh is a deformed ellipsoid: genus 0. Holes (chair backs with openings, handles)
   are closed over; thin parts (legs, antennas, rifle barrels) come out thick or missing.
-- Trained on synthetic, untextured renders of procedural objects: real photos with
-  texture, clutter, strong perspective or shadows are outside the training data.
+{WHAT_THE_DATA_COVERS[(trained_on_real, photo_trained)]}
 - Depth is learned from the convention (objects about 0.8 m away, 0.57 m diagonal); the
   add-on's placement-depth option rescales about the camera centre to put it elsewhere.
 
@@ -164,15 +251,18 @@ def main(argv=None) -> int:
     p.add_argument("--eval", type=Path, required=True)
     p.add_argument("--eval-512", type=Path)
     p.add_argument("--run", type=Path, required=True)
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--data", type=Path, nargs="+", required=True,
+                   help="the training datasets (the first is the one --eval scored)")
+    p.add_argument("--eval-real", type=Path, help="evaluation JSON of the real test split (with --photos)")
     p.add_argument("--notes", type=Path, help="Markdown appended to the card (limits, targets missed)")
     p.add_argument("--ablation", type=Path, help="the ablation's ablation.md, appended as its own section")
     p.add_argument("-o", "--out", type=Path, default=Path("weights/MODEL_CARD.md"))
     a = p.parse_args(argv)
     ev = json.loads(a.eval.read_text())
     ev512 = json.loads(a.eval_512.read_text()) if a.eval_512 else None
+    ev_real = json.loads(a.eval_real.read_text()) if a.eval_real else None
     write_card(a.weights, ev, ev512, a.run, a.data, a.out, a.notes.read_text() if a.notes else "",
-               a.ablation.read_text() if a.ablation else "")
+               a.ablation.read_text() if a.ablation else "", ev_real)
     print(f"[model_card] wrote {a.out}")
     return 0
 
