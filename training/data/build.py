@@ -286,17 +286,10 @@ def _provenance_section(mesh_dir: Path, splits: dict[str, list[str]]) -> str:
     """Counts per category and source package, licences and attribution (real-mesh catalogues)."""
     if not (mesh_dir / "manifest.json").is_file():
         return ""
-    from .real.catalogue import read_manifest
+    from .real.catalogue import category_package_table, read_manifest
 
     built = {oid for ids in splits.values() for oid in ids}
     models = [m for m in read_manifest(mesh_dir)["models"] if m["key"] in built]
-    packages = sorted({m["package"] for m in models})
-    categories = sorted({m["category"] for m in models}, key=lambda c: (c == "other", c))
-    count = {}
-    for m in models:
-        count[(m["category"], m["package"])] = count.get((m["category"], m["package"]), 0) + 1
-    rows = "\n".join(f"| {c} | " + " | ".join(str(count.get((c, p), 0)) for p in packages) + " |"
-                     for c in categories)
     licences = sorted({(m["package"], m["licence"]) for m in models})
     credits = sorted({(m["attribution"], m["licence"]) for m in models})
     return f"""
@@ -305,9 +298,7 @@ def _provenance_section(mesh_dir: Path, splits: dict[str, list[str]]) -> str:
 `other` = real furniture and vehicles outside the 13 categories: trained on, never in the
 13-category class mean.
 
-| category | {' | '.join(packages)} |
-|---|{'---:|' * len(packages)}
-{rows}
+{category_package_table(models)}
 
 ## Licences and attribution
 

@@ -87,13 +87,21 @@ def catalogue_one(candidate: Candidate, dest: Path, seen: dict[str, str]) -> tup
     return record, None
 
 
-def write_card(out: Path, kept: list[dict], dropped: list[dict]) -> None:
-    categories = sorted({r["category"] for r in kept}, key=lambda c: (c == "other", c))
-    packages = sorted({r["package"] for r in kept})
-    counts = Counter((r["category"], r["package"]) for r in kept)
+def category_package_table(models: list[dict]) -> str:
+    """Markdown: models per category (rows, `other` last) and source package (columns),
+    with totals. Shared by the catalogue's card and the dataset card of a real build."""
+    categories = sorted({r["category"] for r in models}, key=lambda c: (c == "other", c))
+    packages = sorted({r["package"] for r in models})
+    counts = Counter((r["category"], r["package"]) for r in models)
     header = "| category | " + " | ".join(packages) + " | total |\n|---|" + "---:|" * (len(packages) + 1)
     rows = [f"| {c} | " + " | ".join(str(counts[(c, p)]) for p in packages) +
             f" | {sum(counts[(c, p)] for p in packages)} |" for c in categories]
+    total = (f"| **total** | {' | '.join(str(sum(1 for r in models if r['package'] == p)) for p in packages)} "
+             f"| {len(models)} |")
+    return "\n".join([header, *rows, total])
+
+
+def write_card(out: Path, kept: list[dict], dropped: list[dict]) -> None:
     reasons = Counter("duplicate (same geometry as a kept model)" if d["reason"].startswith("duplicate")
                       else d["reason"].split(":")[0] for d in dropped)
     licences = sorted({(r["package"], r["licence"]) for r in kept})
@@ -107,9 +115,7 @@ training, never in the 13-category class mean.
 
 ## Models per category and source package
 
-{header}
-{chr(10).join(rows)}
-| **total** | {' | '.join(str(sum(1 for r in kept if r['package'] == p)) for p in packages)} | {len(kept)} |
+{category_package_table(kept)}
 
 ## Left out
 
