@@ -165,6 +165,11 @@ def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: lis
     build_commands = "\n".join(f"    {d.get('command', '')}" for d in datasets)
     trained_on_real = any(d.get("source") != "procedural" for d in datasets)
     photo_trained = bool(train_cfg.get("photos") or train_cfg.get("background_mix"))
+    real_command = ""
+    if ev_real:
+        library = (ev_real.get("photos") or {}).get("library")
+        real_command = (f"\n    python -m training.evaluate --weights {weights} --data {ev_real['data']} --split test"
+                        + (f" --photos {library}" if library else ""))
     depth = ""
     if ev.get("model_depth_aligned"):
         da = ev["model_depth_aligned"]
@@ -203,7 +208,7 @@ Commands (the run took {hours:.2f} h of training steps on a 2-core CPU, {steps:,
 {build_commands}
 {train_commands}
     python -m training.export {run} -o {weights}
-    python -m training.evaluate --weights {weights} --data {data[0]} --split test
+    python -m training.evaluate --weights {weights} --data {ev['data']} --split test{real_command}
 
 Training configuration stored in the weights (that of the run's last invocation): `{json.dumps(meta.get('train_config', {}))}`
 
@@ -211,7 +216,7 @@ Loss weights: `{json.dumps(meta.get('loss_weights', {}))}`
 
 ![training curves](training_curves.png)
 
-## Results on the test split of `{data[0].name}` (held-out objects), Pixel2Mesh protocol
+## Results on the test split of `{Path(ev['data']).name}` (held-out objects), Pixel2Mesh protocol
 
 Squared distances; F-score at tau = 1e-4 and 2tau = 2e-4 in percent; CD = (mean gt->pred +
 mean pred->gt) x 1000; on the 2466 predicted vertices; class mean over categories.
@@ -252,7 +257,7 @@ def main(argv=None) -> int:
     p.add_argument("--eval-512", type=Path)
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--data", type=Path, nargs="+", required=True,
-                   help="the training datasets (the first is the one --eval scored)")
+                   help="the training datasets, in the run's order")
     p.add_argument("--eval-real", type=Path, help="evaluation JSON of the real test split (with --photos)")
     p.add_argument("--notes", type=Path, help="Markdown appended to the card (limits, targets missed)")
     p.add_argument("--ablation", type=Path, help="the ablation's ablation.md, appended as its own section")
