@@ -24,6 +24,13 @@ MEAN_BAND_ROWS = 4
 CROP_MARGIN = 4
 # The visibility test rasterises depth at most this many pixels along the picture's long side.
 DEPTH_BUFFER_SIZE = 256
+# The mesh's own silhouette (used as the mask when the picture has none) is rasterised finer.
+COVERAGE_SIZE = 1024
+# Faces with a corner nearer than this (metres) are neither drawn nor textured: they cross
+# the camera's plane, where projecting means nothing.
+NEAR_DEPTH = 1e-3
+# The texture's longest side; a larger crop is averaged down by a whole factor.
+MAX_TEXTURE_SIDE = 4096
 # A face is hidden when something lies closer than its centre by more than this fraction
 # of its depth (absorbs the depth buffer's coarse sampling).
 DEPTH_TOLERANCE = 0.01
@@ -55,6 +62,11 @@ def project_pixels(vertices_cam: np.ndarray, intr: Intrinsics) -> np.ndarray:
     return np.stack([u, v], axis=1)
 
 
+def in_front(vertices_cam: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: faces whose three corners lie at least NEAR_DEPTH in front of the camera."""
+    return (-vertices_cam[:, 2][faces] > NEAR_DEPTH).all(axis=1)
+
+
 def front_facing(vertices_cam: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: counter-clockwise faces whose outside looks towards the camera at the origin."""
     a, b, c = (vertices_cam[faces[:, i]] for i in range(3))                   # (F, 3) each
@@ -78,7 +90,7 @@ def depth_buffer(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
     h, w = max(1, round(intr.height * scale)), max(1, round(intr.width * scale))
     zbuf = np.full(h * w, np.inf)
     ids = np.full(h * w, -1, dtype=np.int64)
-    index = np.nonzero(front_facing(vertices_cam, faces))[0]                  # (K,) faces drawn
+    index = np.nonzero(front_facing(vertices_cam, faces) & in_front(vertices_cam, faces))[0]   # (K,) drawn
     p = (project_pixels(vertices_cam, intr) * scale)[faces[index]]            # (K, 3, 2) raster pixels
     depth = -vertices_cam[:, 2][faces[index]]                                 # (K, 3)
     lo = np.maximum(np.floor(p.min(axis=1) - 0.5), 0).astype(np.int64)       # (K, 2) first pixel
@@ -112,15 +124,13 @@ def depth_buffer(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
     return zbuf.reshape(h, w), ids.reshape(h, w), scale
 
 
-def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
-                  buffer: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
+def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
     """(F,) bool: faces that face the camera and are the nearest surface somewhere.
 
     A face is seen when it is the nearest at one pixel or more of the raster; a face
     smaller than a raster pixel, when nothing lies clearly closer than its centre.
-    `buffer` is depth_buffer's result when the caller already has it.
     """
-    zbuf, ids, scale = buffer or depth_buffer(vertices_cam, faces, intr)
+    zbuf, ids, scale = depth_buffer(vertices_cam, faces, intr)
     owns_pixels = np.zeros(len(faces), dtype=bool)
     owns_pixels[ids[ids >= 0]] = True
     centres = vertices_cam[faces].mean(axis=1)                                # (F, 3)
@@ -129,16 +139,34 @@ def visible_faces(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
     rows = np.clip(px[:, 1].astype(int), 0, zbuf.shape[0] - 1)
     nearest = zbuf[rows, cols]
     unhidden = ~np.isfinite(nearest) | (-centres[:, 2] <= nearest * (1.0 + DEPTH_TOLERANCE) + 1e-6)
-    return front_facing(vertices_cam, faces) & (owns_pixels | unhidden)
+    return front_facing(vertices_cam, faces) & in_front(vertices_cam, faces) & (owns_pixels | unhidden)
 
 
-def mesh_coverage(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics,
-                  buffer: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
-    """(H, W) float32: 1 where the mesh covers the picture (its own silhouette), else 0."""
-    zbuf, _, scale = buffer or depth_buffer(vertices_cam, faces, intr)
-    rows = np.minimum((np.arange(intr.height) + 0.5) * scale, zbuf.shape[0] - 1).astype(int)
-    cols = np.minimum((np.arange(intr.width) + 0.5) * scale, zbuf.shape[1] - 1).astype(int)
-    return np.isfinite(zbuf[rows][:, cols]).astype(np.float32)
+def mesh_coverage(vertices_cam: np.ndarray, faces: np.ndarray, intr: Intrinsics) -> np.ndarray:
+    """(H, W) float32: 1 where the mesh covers the picture (its own silhouette), else 0.
+
+    Rasterised at up to COVERAGE_SIZE pixels along the long side and shrunk by one of
+    those pixels, so that a picture larger than that gets no background at the rim."""
+    zbuf, _, scale = depth_buffer(vertices_cam, faces, intr, size=COVERAGE_SIZE)
+    covered = np.isfinite(zbuf)
+    if scale < 1.0:
+        padded = np.pad(covered, 1)
+        covered = covered & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    rows = np.minimum((np.arange(intr.height) + 0.5) * scale, covered.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(intr.width) + 0.5) * scale, covered.shape[1] - 1).astype(int)
+    return covered[rows][:, cols].astype(np.float32)
+
+
+def _block_mean(pixels: np.ndarray, factor: int, fill: np.ndarray) -> np.ndarray:
+    """(h, w, C) averaged over factor x factor blocks; the last blocks padded with `fill`."""
+    if factor == 1:
+        return pixels
+    h, w, c = pixels.shape
+    hh, ww = -(-h // factor), -(-w // factor)
+    padded = np.empty((hh * factor, ww * factor, c), dtype=pixels.dtype)
+    padded[...] = fill
+    padded[:h, :w] = pixels
+    return padded.reshape(hh, factor, ww, factor, c).mean(axis=(1, 3))
 
 
 def project_texture(rgb: np.ndarray, mask: np.ndarray | None, vertices_cam: np.ndarray,
@@ -159,38 +187,44 @@ def project_texture(rgb: np.ndarray, mask: np.ndarray | None, vertices_cam: np.n
     height, width = rgb.shape[:2]
     if (width, height) != (intr.width, intr.height):
         raise ValueError(f"picture is {width}x{height}, intrinsics are {intr.width}x{intr.height}")
-    buffer = depth_buffer(vertices_cam, faces, intr)
     if mask is None:
-        mask = mesh_coverage(vertices_cam, faces, intr, buffer)
+        mask = mesh_coverage(vertices_cam, faces, intr)
     mask = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)             # (H, W)
+    if mask.shape != (height, width):
+        raise ValueError(f"mask is {mask.shape[1]}x{mask.shape[0]}, picture is {width}x{height}")
     inside = mask > 0.5
-    if not inside.any():
-        inside = np.ones_like(inside)
-    mean = (rgb * mask[..., None]).sum(axis=(0, 1)) / max(float(mask.sum()), 1e-6)
-    if not mask.any():
+    weight = float(mask.sum())
+    if weight > 0:
+        mean = np.einsum("hwc,hw->c", rgb, mask) / weight
+    else:
         mean = rgb.reshape(-1, 3).mean(axis=0)
     mean = mean.astype(np.float32)
+    if not inside.any():
+        inside = np.ones_like(inside)
 
     rows, cols = np.nonzero(inside)
     r0, r1 = rows.min() - CROP_MARGIN, rows.max() + 1 + CROP_MARGIN           # picture rows of the crop
     c0, c1 = cols.min() - CROP_MARGIN, cols.max() + 1 + CROP_MARGIN
-    crop_h, crop_w = r1 - r0, c1 - c0
-    pixels = np.empty((crop_h + MEAN_BAND_ROWS, crop_w, 4), dtype=np.float32)  # crop, then the band
-    pixels[..., :3] = mean
-    pixels[..., 3] = 1.0
+    crop = np.empty((r1 - r0, c1 - c0, 3), dtype=np.float32)                   # the crop, on mean colour
+    crop[...] = mean
     sr0, sr1, sc0, sc1 = max(r0, 0), min(r1, height), max(c0, 0), min(c1, width)
     alpha = mask[sr0:sr1, sc0:sc1, None]
-    pixels[sr0 - r0:sr1 - r0, sc0 - c0:sc1 - c0, :3] = rgb[sr0:sr1, sc0:sc1] * alpha + mean * (1 - alpha)
+    crop[sr0 - r0:sr1 - r0, sc0 - c0:sc1 - c0] = rgb[sr0:sr1, sc0:sc1] * alpha + mean * (1 - alpha)
+    factor = -(-max(crop.shape[:2]) // MAX_TEXTURE_SIDE)                     # 1 unless the crop is huge
+    crop = _block_mean(crop, factor, mean)                                    # (h, w, 3)
+    pixels = np.ones((crop.shape[0] + MEAN_BAND_ROWS, crop.shape[1], 4), dtype=np.float32)
+    pixels[:crop.shape[0], :, :3] = crop
+    pixels[crop.shape[0]:, :, :3] = mean                                       # the band
 
-    tex_h = crop_h + MEAN_BAND_ROWS
+    tex_h, tex_w = pixels.shape[0] * factor, pixels.shape[1] * factor         # in picture pixels
     corner_px = project_pixels(vertices_cam, intr)[faces]                     # (F, 3, 2) picture pixels
-    uvs = np.stack([(corner_px[..., 0] - c0) / crop_w,
+    uvs = np.stack([(corner_px[..., 0] - c0) / tex_w,
                     1.0 - (corner_px[..., 1] - r0) / tex_h], axis=-1)         # (F, 3, 2)
     centre_px = corner_px.mean(axis=1)                                        # (F, 2)
     in_picture = ((centre_px[:, 0] >= 0) & (centre_px[:, 0] < width)
                   & (centre_px[:, 1] >= 0) & (centre_px[:, 1] < height))
-    cu = np.clip(centre_px[:, 0].astype(int), 0, width - 1)
-    cv = np.clip(centre_px[:, 1].astype(int), 0, height - 1)
-    seen = visible_faces(vertices_cam, faces, intr, buffer) & in_picture & (mask[cv, cu] > 0.5)
-    uvs[~seen] = (0.5, 0.5 * MEAN_BAND_ROWS / tex_h)                          # the band's middle
+    cu = np.clip(np.nan_to_num(centre_px[:, 0]).astype(np.int64), 0, width - 1)
+    cv = np.clip(np.nan_to_num(centre_px[:, 1]).astype(np.int64), 0, height - 1)
+    seen = visible_faces(vertices_cam, faces, intr) & in_picture & (mask[cv, cu] > 0.5)
+    uvs[~seen] = (0.5, 0.5 * MEAN_BAND_ROWS / pixels.shape[0])                # the band's middle
     return ProjectedTexture(pixels, uvs.reshape(-1, 2).astype(np.float32), mean, seen)

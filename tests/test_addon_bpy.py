@@ -341,7 +341,8 @@ def test_remove_background_needs_weights_with_a_silhouette_head(scene):
 @pytest.mark.parametrize("logit", [-20.0, 20.0])
 def test_remove_background_with_a_silhouette_head(scene, prefs, tmp_path, logit):
     """A head that finds no object: the click says so and what to try, and builds nothing.
-    A head that finds the whole picture: the mesh is built, the texture uses the whole picture."""
+    A head that finds the whole picture: the mesh is built, and its texture shows the picture
+    (background included: the head called it all object) wherever the mesh projects."""
     from constant_head import constant_head_model
 
     model = constant_head_model(tmp_path, logit)
@@ -359,6 +360,21 @@ def test_remove_background_with_a_silhouette_head(scene, prefs, tmp_path, logit)
     assert reconstruct_like_a_click() == {'FINISHED'}
     obj = bpy.data.objects["Pixel2Mesh"]
     assert obj["p2m_background"] == "remove" and counts() == tuple(n + 1 for n in before)
+    uvs, pixels = _loop_uvs_and_pixels(scene, obj, n=len(obj.data.loops))
+    from blender_p2m.blender.image import image_to_rgba
+
+    texture = image_to_rgba(texture_image_of(obj))[..., :3]
+    h, w = texture.shape[:2]
+    shown = texture[np.clip(((1 - uvs[:, 1]) * h).astype(int), 0, h - 1), np.clip((uvs[:, 0] * w).astype(int), 0, w - 1)]
+    picture = settings.image.pixels[:]
+    picture = np.asarray(picture, np.float32).reshape(72, 96, 4)[::-1, :, :3]
+    px = pixels / 2.0
+    inner = (px[:, 0] > 2) & (px[:, 0] < 94) & (px[:, 1] > 2) & (px[:, 1] < 70)
+    mean = picture.reshape(-1, 3).mean(axis=0)
+    textured = inner & (np.abs(shown - mean).max(axis=1) > 0.02)
+    assert textured.sum() > 20
+    np.testing.assert_allclose(shown[textured], picture[px[textured, 1].astype(int), px[textured, 0].astype(int)],
+                               atol=0.03)
 
 
 def test_normals_point_outward(scene):
@@ -434,6 +450,12 @@ def assert_texture_shows_the_picture(scn, obj, picture: np.ndarray) -> None:
     assert (textured & deep).sum() > 20
     np.testing.assert_allclose(shown[textured & deep], picture[row, col, :3][textured & deep], atol=0.03)
     assert not textured[~inside[row, col]].any()                                  # outside: mean colour
+    # Each corner's UV is its own vertex's projection: within a seen face, UV steps between
+    # corners are the projected steps (in texels = picture pixels here), corner by corner.
+    face_uv, face_px = uvs.reshape(-1, 3, 2), px.reshape(-1, 3, 2)
+    seen = np.ptp(face_uv, axis=1).max(axis=1) > 0                                # band faces collapse
+    steps_uv = (face_uv[seen, 1:] - face_uv[seen, :1]) * [w, -h]
+    np.testing.assert_allclose(steps_uv, face_px[seen, 1:] - face_px[seen, :1], atol=0.05)
 
 
 def test_panel_preview_shows_what_the_network_saw_with_the_silhouette(scene):
@@ -460,6 +482,18 @@ def test_panel_preview_shows_what_the_network_saw_with_the_silhouette(scene):
     with pytest.raises(RuntimeError, match="object name is empty"):
         reconstruct_like_a_click()
     assert network_preview.current() is None
+
+
+def test_texture_lines_up_through_a_mirrored_camera(scene):
+    """A camera scaled by -1 on X mirrors the view and the winding: the texture still shows
+    the picture where Blender projects each corner."""
+    scene.camera.scale.x = -1.0
+    bpy.context.view_layer.update()
+    s = scene.pixel2mesh
+    s.image = new_image("gradient", gradient_silhouette_rgba(96, 72))
+    s.project_texture = True
+    assert reconstruct_like_a_click() == {'FINISHED'}
+    assert_texture_shows_the_picture(scene, bpy.data.objects["Pixel2Mesh"], gradient_silhouette_rgba(96, 72))
 
 
 def test_parenting_keeps_the_world_position(scene):

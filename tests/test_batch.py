@@ -344,14 +344,14 @@ def test_a_failing_image_in_a_batch_fails_alone(tmp_path, tiny_checkpoint, monke
     from blender_p2m import api
 
     make_good_images(tmp_path / "in", 4)
-    real = api.LoadedModel._prepare
+    real = api.LoadedModel.prepare_input
 
-    def poisoned(self, image, intrinsics, crop, background="keep"):
+    def poisoned(self, image, intrinsics=None, crop=None, background="keep"):
         if np.isclose(np.asarray(image)[32, 32, 0], 42 / 255):      # square_002's colour
             raise ValueError("poisoned pixels")
         return real(self, image, intrinsics, crop, background)
 
-    monkeypatch.setattr(api.LoadedModel, "_prepare", poisoned)
+    monkeypatch.setattr(api.LoadedModel, "prepare_input", poisoned)
     out = tmp_path / "out"
     assert run_cli("reconstruct", tmp_path / "in", "-o", out, "--weights", tiny_checkpoint,
                    "--device", "cpu", "--format", "obj") == 1

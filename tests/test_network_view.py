@@ -3,6 +3,7 @@ exactly (checked against a distance-based definition) and leaves the rest untouc
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from blender_p2m.network_view import OUTLINE_COLOUR, network_view, outline
 
@@ -12,8 +13,12 @@ def disc(size=40, radius=12.0):
     return ((yy + 0.5 - size / 2) ** 2 + (xx + 0.5 - size / 2) ** 2 < radius ** 2).astype(np.float32)
 
 
-def test_outline_is_the_pixels_next_to_the_other_side():
+@pytest.mark.parametrize("centre", [20.0, 4.0])              # inside the picture; cut by its edge
+def test_outline_is_the_pixels_next_to_the_other_side(centre):
     mask = disc()
+    if centre != 20.0:
+        yy, xx = np.mgrid[0:40, 0:40]
+        mask = ((yy + 0.5 - centre) ** 2 + (xx + 0.5 - 20) ** 2 < 12.0 ** 2).astype(np.float32)
     inside = mask > 0.5
     line = outline(mask)
     # Oracle: a pixel is on the line when one of its 4 neighbours is on the other side.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blender_p2m import texture_projection
 from blender_p2m.intrinsics import Intrinsics
 from blender_p2m.texture_projection import (
     MEAN_BAND_ROWS,
@@ -169,6 +170,13 @@ def test_faces_outside_the_mask_get_the_mean_colour():
     assert not tex.seen[centres[:, 0] > 49].any()
     assert tex.seen[centres[:, 0] < 40].any()
     assert tex.pixels.shape[1] < 48                                # cropped to the mask (+ margin)
+    np.testing.assert_allclose(tex.mean_colour, rgb[half > 0.5].mean(axis=0), atol=1e-5)
+    unseen = sample(tex.pixels, tex.uvs.reshape(-1, 3, 2)[~tex.seen].reshape(-1, 2))
+    np.testing.assert_allclose(unseen, np.broadcast_to(tex.mean_colour, unseen.shape), atol=1e-6)
+    # The picture's right part (the object's, but outside this mask) is nowhere in the texture.
+    right = rgb[:, 56:][mask[:, 56:] > 0.5]                        # (n, 3) colours only found there
+    texels = tex.pixels[..., :3].reshape(-1, 3)
+    assert np.abs(texels[:, None, :] - right[None, ::25]).max(axis=-1).min() > 0.01
 
 
 def test_without_a_mask_the_mesh_silhouette_is_used():
@@ -177,6 +185,12 @@ def test_without_a_mask_the_mesh_silhouette_is_used():
     coverage = mesh_coverage(v, f, INTR)
     expected_radius = 120 * 0.15 / np.sqrt(0.8 ** 2 - 0.15 ** 2)  # the sphere's outline, pixels
     assert coverage.sum() == pytest.approx(np.pi * expected_radius ** 2, rel=0.08)
+    # A picture larger than the coverage raster: the outline shrinks by a raster pixel, never grows.
+    big = Intrinsics(1200.0, 1200.0, 960.0, 800.0, 1920, 1600)
+    large = mesh_coverage(v, f, big)
+    yy, xx = np.mgrid[0:1600, 0:1920]
+    disc = (xx + 0.5 - 960) ** 2 + (yy + 0.5 - 800) ** 2 < (10 * expected_radius) ** 2
+    assert not (large > 0.5)[~disc].any() and (large > 0.5).sum() > 0.9 * disc.sum()
     tex = project_texture(rgb, None, v, f, INTR)
     np.testing.assert_allclose(tex.mean_colour, rgb[coverage > 0.5].mean(axis=0), atol=1e-5)
 
@@ -186,3 +200,30 @@ def test_picture_and_intrinsics_must_agree():
     v, f = uv_sphere(np.array([0.0, 0.0, -0.8]), 0.15)
     with pytest.raises(ValueError, match="96x80"):
         project_texture(rgb[:, :90], mask[:, :90], v, f, INTR)
+
+
+def test_faces_crossing_the_camera_plane_are_neither_drawn_nor_textured():
+    v, f = uv_sphere(np.array([0.0, 0.0, -0.05]), 0.15)          # the camera is inside the sphere
+    zbuf, _, _ = depth_buffer(v, f, INTR)
+    crossing = ~texture_projection.in_front(v, f)
+    assert crossing.any()
+    assert not visible_faces(v, f, INTR)[crossing].any()
+    assert np.isfinite(zbuf).sum() < zbuf.size                     # bounded work, no giant triangles
+    rgb, mask = picture_and_mask()
+    assert not project_texture(rgb, mask, v, f, INTR).seen[crossing].any()
+
+
+def test_a_huge_crop_is_averaged_down_and_still_lines_up(monkeypatch):
+    """Above MAX_TEXTURE_SIDE the texture is averaged by a whole factor; UVs still point
+    at the same picture content."""
+    rgb, mask = picture_and_mask()
+    v, f = uv_sphere(np.array([0.0, 0.0, -0.8]), 0.15)
+    full = project_texture(rgb, mask, v, f, INTR)
+    monkeypatch.setattr(texture_projection, "MAX_TEXTURE_SIDE", 20)
+    small = project_texture(rgb, mask, v, f, INTR)
+    assert max(small.pixels.shape[:2]) <= 20 + MEAN_BAND_ROWS and np.array_equal(small.seen, full.seen)
+    uvs_full = full.uvs.reshape(-1, 3, 2)[full.seen].reshape(-1, 2)
+    uvs_small = small.uvs.reshape(-1, 3, 2)[small.seen].reshape(-1, 2)
+    # Both textures seen through their UVs show the same smooth gradient, to the averaging's blur.
+    np.testing.assert_allclose(sample(small.pixels, uvs_small).mean(axis=0),
+                               sample(full.pixels, uvs_full).mean(axis=0), atol=0.02)

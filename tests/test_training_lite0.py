@@ -297,7 +297,8 @@ def test_evaluation_on_white_and_photos_reports_mask_iou(finetuned, tiny_data, t
     for mode, r in modes.items():
         assert r["model"]["class_mean"] and 0 <= r["vertices_in_silhouette"] <= 1
         assert (r["mask_iou"] is None) == (mode == "oracle") and 0 <= (r["mask_iou"] or 0) <= 1
-    assert modes["remove"]["no_object_found"] >= 0
+    assert 0 <= modes["remove"]["no_object_found"] <= result["samples"]
+    assert modes["keep"]["no_object_found"] is None and modes["oracle"]["mask_iou"] is None
     md = (tmp_path / "ev" / "eval.md").read_text()
     assert "held-out test photos" in md and "true alpha (oracle)" in md
     # The mask IoU on white, recomputed here with numpy from the network's logits.

@@ -277,6 +277,9 @@ def _photo_markdown(modes: dict, tables: dict, n_photos: int, split: str) -> lis
 def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int = 8,
              surface_points: int = 2466, grid: bool = True, max_objects=None, max_per_category=None,
              photos: Path | None = None, photo_modes: tuple[str, ...] = PHOTO_MODES) -> dict:
+    unknown = [m for m in photo_modes if m not in PHOTO_MODES]
+    if unknown:
+        raise P2MError(f"unknown photo mode(s) {', '.join(unknown)}: use {', '.join(PHOTO_MODES)}")
     path = resolve_checkpoint(weights)
     model, metadata = load_checkpoint(path)
     dataset = P2MDataset(data, split, model.config.input_size, points=None, augment=None,
@@ -305,7 +308,8 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     photo_md = []
     if photos is not None:
         loaded = LoadedModel(model, torch.device("cpu"), metadata, str(path))
-        if not loaded.can_remove_background:
+        if "remove" in photo_modes and not loaded.can_remove_background:
+            print(f"[evaluate] {path.name} has no silhouette head: the 'remove' photo mode is skipped")
             photo_modes = tuple(m for m in photo_modes if m != "remove")
         library = photo_paths(photos, split)
         modes, tables = {}, {}

@@ -4,6 +4,7 @@ the model's output into the object. Runs on the main thread; needs numpy.
 from __future__ import annotations
 
 import os
+import traceback
 from dataclasses import dataclass
 
 import bpy
@@ -84,7 +85,7 @@ def plan_reconstruction(context) -> ReconstructPlan:
         background=BACKGROUND_MODES[settings.remove_background],
         project_texture=settings.project_texture)
     options = dict(name=settings.object_name.strip(), shade_smooth=settings.shade_smooth,
-                   project_texture=settings.project_texture, placement=settings.placement,
+                   placement=settings.placement,
                    parent_to_camera=settings.parent_to_camera)
     return ReconstructPlan(request, scene.name, camera_object.name, image, options)
 
@@ -110,9 +111,16 @@ def build_result(context, plan: ReconstructPlan, outcome: worker.ReconstructOutc
 
 
 def show_network_view(outcome: worker.ReconstructOutcome) -> None:
-    """The panel's preview: the network's input with the silhouette it was given outlined."""
-    if outcome.network_image is not None:
+    """The panel's preview: the network's input with the silhouette it was given outlined.
+    Runs after the object is built: a preview that cannot be drawn never fails the click
+    (the reason goes to the system console)."""
+    if outcome.network_image is None:
+        return
+    try:
         network_preview.show(network_view(outcome.network_image, outcome.network_mask))
+    except Exception:
+        traceback.print_exc()
+        network_preview.clear()
 
 
 def success_message(obj, outcome: worker.ReconstructOutcome, stage: str) -> str:

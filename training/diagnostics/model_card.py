@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate import PHOTO_MODE_TITLES
+from ..evaluate import EVAL_FORMAT, PHOTO_MODE_TITLES
 from ..train import DEFAULT_BACKGROUND_MIX, recorded_commands
 
 
@@ -266,6 +266,8 @@ def main(argv=None) -> int:
     ev = json.loads(a.eval.read_text())
     ev512 = json.loads(a.eval_512.read_text()) if a.eval_512 else None
     ev_real = json.loads(a.eval_real.read_text()) if a.eval_real else None
+    if ev_real is not None and ev_real.get("photos") and ev_real.get("format") != EVAL_FORMAT:
+        p.error(f"{a.eval_real} was written by an older training.evaluate (no photo modes): run it again")
     write_card(a.weights, ev, ev512, a.run, a.data, a.out, a.notes.read_text() if a.notes else "",
                a.ablation.read_text() if a.ablation else "", ev_real)
     print(f"[model_card] wrote {a.out}")
