@@ -452,3 +452,18 @@ def test_model_card_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_d
     for mode, result in ev_real["photos"]["modes"].items():
         m = result["model"]["class_mean"]
         assert f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} |" in text
+
+
+def test_grid_repeats_each_row_on_its_photo(finetuned, tiny_data, tmp_path):
+    from PIL import Image
+
+    from training.data.dataset import P2MDataset
+    from training.evaluate import evaluate
+
+    first, _, photos = tiny_data
+    evaluate(finetuned, first, "test", tmp_path / "ev", surface_points=0, photos=photos, photo_modes=("keep",))
+    categories = set(P2MDataset(first, "test", 64, points=None).categories)
+    grid = np.asarray(Image.open(tmp_path / "ev" / "grid.png").convert("RGB"))
+    assert grid.shape[0] == 24 + 2 * len(categories) * 224
+    photo_inputs = grid[24 + len(categories) * 224:, 150:150 + 224]      # the photo rows' input tiles
+    assert (photo_inputs.min(axis=-1) > 250).mean() < 0.2                # photos, not white backgrounds

@@ -17,7 +17,9 @@ the largest centred crop, in three ways (--photo-modes):
 Each mode reports the class-mean F-scores and CD, the mask IoU (keep: the silhouette
 head at its resolution; remove: the mask the API made, at the picture's resolution,
 against the true alpha) and the fraction of predicted vertices projecting inside the true
-silhouette. Models with a silhouette head also get its mask IoU on white.
+silhouette. Models with a silhouette head also get its mask IoU on white. The grid then
+shows every row again on its held-out photo (the prediction from the background removed
+by the model when it can, else kept).
 """
 from __future__ import annotations
 
@@ -87,12 +89,16 @@ def model_predictor(model, device="cpu"):
 
 
 def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
-              titles=("input", "prediction", "prediction, turned 60 deg", "ground truth, turned 60 deg")) -> None:
+              titles=("input", "prediction", "prediction, turned 60 deg", "ground truth, turned 60 deg"),
+              photo_rows: list[tuple[Dataset, Dataset]] | None = None) -> None:
     """Input | mesh | mesh turned 60 degrees | ground truth turned 60 degrees, a row per category.
 
     Args:
         predict: callable(sample dict of `dataset`) -> (vertices (V, 3), faces (F, 3)) numpy,
             camera frame; `model_predictor(model)` for a network.
+        photo_rows: (shown, fed) PhotoViews pairs over `dataset`: after the rows above, the
+            same picks again on held-out photos, the input tile from `shown` (the picture a
+            user has) and the prediction from `fed` (e.g. its background removed).
     """
     from blender_p2m.blender.quiet import quiet_blender_output
 
@@ -103,34 +109,45 @@ def make_grid(predict, dataset: P2MDataset, path: Path, per_category: int = 1,
         if seen.get(cat, 0) < per_category and dataset.samples[i][1] == 0:
             picks.append(i)
             seen[cat] = seen.get(cat, 0) + 1
+    passes = [(dataset[i], None, dataset.categories[i], i) for i in picks]
+    for shown, fed in photo_rows or []:
+        passes += [(fed[i], _tile(shown[i]["image"]), f"{dataset.categories[i]}, photo", i) for i in picks]
     with quiet_blender_output():
         renderer = CameraFrameRenderer(224)
         rows = []
-        for i in picks:
-            sample = dataset[i]
+        for sample, input_tile, label, i in passes:
             oid, k = dataset.samples[i]
             view = _meta(str(dataset.root / "objects" / oid))["views"][k]
             pv, pf = predict(sample)
             K = (view["fx"], view["fy"], view["cx"], view["cy"])
             centre = np.array([0.0, 0.0, -view["depth"]])
             gv, gf = ground_truth_mesh(dataset.root, oid, view)
-            tiles = [np.asarray(Image.open(dataset.root / "objects" / oid / view["image"]).convert("RGBA")),
+            if input_tile is None:
+                input_tile = np.asarray(Image.open(dataset.root / "objects" / oid / view["image"]).convert("RGBA"))
+            tiles = [input_tile,
                      renderer.render(pv, pf, K),
                      renderer.render(rotate_about(pv, centre, 60), pf, K),
                      renderer.render(rotate_about(gv, centre, 60), gf, K, colour=(0.45, 0.6, 0.8))]
-            rows.append((dataset.categories[i], tiles))
+            rows.append((label, tiles))
     s = 224
-    grid = Image.new("RGB", (4 * s + 110, len(rows) * s + 24), "white")
+    label_width = 110 if not photo_rows else 150
+    grid = Image.new("RGB", (4 * s + label_width, len(rows) * s + 24), "white")
     draw = ImageDraw.Draw(grid)
     for j, title in enumerate(titles):
-        draw.text((110 + j * s + 6, 6), title, fill=(0, 0, 0))
-    for r, (cat, tiles) in enumerate(rows):
-        draw.text((6, 24 + r * s + s // 2), cat, fill=(0, 0, 0))
+        draw.text((label_width + j * s + 6, 6), title, fill=(0, 0, 0))
+    for r, (label, tiles) in enumerate(rows):
+        draw.text((6, 24 + r * s + s // 2), label, fill=(0, 0, 0))
         for j, t in enumerate(tiles):
             tile = Image.new("RGBA", (s, s), (255, 255, 255, 255))
-            tile.alpha_composite(Image.fromarray(t))
-            grid.paste(tile.convert("RGB"), (110 + j * s, 24 + r * s))
+            tile.alpha_composite(Image.fromarray(t).resize((s, s)) if t.shape[:2] != (s, s) else Image.fromarray(t))
+            grid.paste(tile.convert("RGB"), (label_width + j * s, 24 + r * s))
     grid.save(path)
+
+
+def _tile(image: torch.Tensor) -> np.ndarray:
+    """A (3, S, S) network image in [0, 1] -> (S, S, 4) uint8 opaque RGBA for a grid tile."""
+    rgb = (image.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)
 
 
 PHOTO_MODES = ("keep", "remove", "oracle")
@@ -337,7 +354,14 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     (out / "eval.md").write_text("\n".join(md) + "\n")
     (out / "eval.json").write_text(json.dumps(result, indent=1))
     if grid:
-        make_grid(model_predictor(model), dataset, out / "grid.png")
+        photo_rows = None
+        if photos is not None:
+            library = photo_paths(photos, split)
+            loaded = LoadedModel(model, torch.device("cpu"), metadata, str(path))
+            fed = PhotoViews(dataset, library, "remove", loaded) if loaded.can_remove_background \
+                else PhotoViews(dataset, library)
+            photo_rows = [(PhotoViews(dataset, library), fed)]
+        make_grid(model_predictor(model), dataset, out / "grid.png", photo_rows=photo_rows)
     return result
 
 
