@@ -1,7 +1,7 @@
 """Click-to-mesh time of the Reconstruct button in Blender (the bpy module), per stage,
 and what background removal and texture projection add.
 
-    .venv/bin/python benchmarks/bench_click_to_mesh.py [--weights PATH | --config lite0]
+    .venv/bin/python benchmarks/bench_click_to_mesh.py [--weights PATH | --random --config lite0]
                                                        [--repeats 5] [--device cpu]
 
 The picture is a photo-like one without transparency (a disc on a textured background),
@@ -50,7 +50,7 @@ def choose_weights(args, tmp: Path) -> tuple[Path, str]:
     if args.weights:
         return Path(args.weights), Path(args.weights).name
     bundled = bundled_weights()
-    if bundled is not None:
+    if bundled is not None and not args.random:
         return bundled, f"bundled ({bundled.name})"
     path = tmp / f"random_{args.config}.pt"
     code = MAKE_RANDOM_CHECKPOINT.format(repo=str(REPO), config=args.config, path=str(path))
@@ -119,6 +119,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", help="a checkpoint (default: bundled, else random --config)")
     parser.add_argument("--config", default="lite0", help="configuration for random weights")
+    parser.add_argument("--random", action="store_true",
+                        help="random weights of --config even where bundled weights exist (same speed)")
     parser.add_argument("--repeats", type=int, default=5, help="later clicks per stage")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--image-size", type=int, default=224)
