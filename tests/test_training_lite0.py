@@ -424,29 +424,29 @@ def test_examples_on_photos_are_the_evaluations_composites(tiny_data, tmp_path):
     assert sidecar["photo"]["file"] == photo.name and sidecar["photo"]["licence"]
 
 
-def test_model_card_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data, tmp_path):
-    """The card describes the pretrained encoder and the silhouette head, lists both
-    training datasets with their mixing weights and the photo backgrounds, and reports the
-    photo evaluation's three modes with the evaluation's own numbers."""
-    from training.evaluate import PHOTO_MODE_TITLES, evaluate
+def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data, tmp_path):
+    """training.diagnostics.release exports the weights and writes the evaluations, grids,
+    curves and the model card; the card describes the pretrained encoder and the silhouette
+    head, lists both training datasets with their mixing weights and the photo backgrounds,
+    and reports the photo evaluation's three modes with the evaluation's own numbers."""
+    from training.evaluate import PHOTO_MODE_TITLES
 
     first, second, photos = tiny_data
-    weights = tmp_path / "w.pt"
-    r = subprocess.run([PY, "-m", "training.export", str(finetuned), "-o", str(weights)], cwd=REPO,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    ev = evaluate(weights, first, "test", tmp_path / "ev", grid=False, surface_points=0)
-    ev_real = evaluate(weights, second, "test", tmp_path / "ev_real", grid=False, surface_points=0, photos=photos)
-    card = tmp_path / "MODEL_CARD.md"
-    r = subprocess.run([PY, "-m", "training.diagnostics.model_card", "--weights", str(weights),
-                        "--eval", str(tmp_path / "ev" / "eval.json"), "--eval-real", str(tmp_path / "ev_real" / "eval.json"),
-                        "--run", str(finetuned), "--data", str(first), str(second), "-o", str(card)],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    text = card.read_text()
+    out = tmp_path / "weights"
+    r = subprocess.run([PY, "-m", "training.diagnostics.release", "--run", str(finetuned), "--procedural", str(first),
+                        "--real", str(second), "--photos", str(photos), "--out", str(out), "--name", "w.pt"],
+                       cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    for name in ("w.pt", "eval_test.md", "test_grid.png", "eval_real_test.md", "real_test_grid.png",
+                 "training_curves.png", "MODEL_CARD.md"):
+        assert (out / name).is_file(), name
+    ev = json.loads((finetuned / "release" / "eval_test" / "eval.json").read_text())
+    ev_real = json.loads((finetuned / "release" / "eval_real_test" / "eval.json").read_text())
+    assert ev["weights"] == str(out / "w.pt") and set(ev_real["photos"]["modes"]) == {"keep", "remove", "oracle"}
+    text = (out / "MODEL_CARD.md").read_text()
     assert "EfficientNet-Lite0 encoder initialised from ImageNet weights" in text and "silhouette head" in text
     assert f"`{first.name}` 0.7, `{second.name}` 0.3" in text and f"### `{second.name}`" in text
-    assert "photo=0.8,white=0.2" in text
+    assert "photo=0.8,white=0.2" in text and "real_test_grid.png" in text
     cm = ev["model"]["class_mean"]
     assert f"Class mean: F(tau) {cm['f_tau']:.1f}, F(2tau) {cm['f_2tau']:.1f}" in text
     for mode, result in ev_real["photos"]["modes"].items():

@@ -140,6 +140,8 @@ def real_section(ev: dict) -> str:
             iou = "-" if r["mask_iou"] is None else f"{r['mask_iou']:.3f}"
             text += (f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} | {m['cd']:.3f} | {iou} "
                      f"| {100 * r['vertices_in_silhouette']:.1f}% |\n")
+        text += ("\n![real test objects, transparent and on their held-out photos: input | prediction | "
+                 "turned 60 degrees | ground truth turned 60 degrees](real_test_grid.png)\n")
     return text
 
 
