@@ -6,3 +6,9 @@ mesh_render. One-off measurements live in training.diagnostics, which uses the c
 is never used by it. The network itself is blender_p2m.model; Blender helpers come from
 blender_p2m.blender (tests/test_import_order.py keeps the order).
 """
+from blender_p2m.threads import prefer_passive_omp_wait
+
+# Before PyTorch is imported by any training module: training and evaluation run beside
+# their own DataLoader workers and other jobs, where spinning OpenMP threads make every
+# step many times slower (blender_p2m/threads.py).
+prefer_passive_omp_wait()
