@@ -140,7 +140,8 @@ def score_run(spec: RunSpec, args: argparse.Namespace) -> dict:
         result = json.loads(cached.read_text()) if cached.exists() else None
         if result is None or result.get("weights") != str(path) or result.get("format") != EVAL_FORMAT:
             result = evaluate(path, data, "test", ev_dir, grid=False, surface_points=0,
-                              max_per_category=args.eval_per_category, photos=photos, photo_modes=("keep",))
+                              max_per_category=args.eval_per_category, photos=photos, photo_modes=("keep",),
+                              depth_aligned=False)
         row[label] = {"f_tau": result["model"]["class_mean"]["f_tau"],
                       "f_2tau": result["model"]["class_mean"]["f_2tau"], "mask_iou": result.get("mask_iou")}
         if "photos" in result:
