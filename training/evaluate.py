@@ -329,7 +329,7 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
                                          "mean_abs_scale_error": sum(depth_error) / len(depth_error),
                                          "median_abs_scale_error": depth_error[len(depth_error) // 2]}
     result["format"] = EVAL_FORMAT
-    photo_md = []
+    photo_md, library, loaded = [], None, None
     if photos is not None:
         loaded = LoadedModel(model, torch.device("cpu"), metadata, str(path))
         if "remove" in photo_modes and not loaded.can_remove_background:
@@ -364,8 +364,6 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
     if grid:
         photo_rows = None
         if photos is not None:
-            library = photo_paths(photos, split)
-            loaded = LoadedModel(model, torch.device("cpu"), metadata, str(path))
             fed = PhotoViews(dataset, library, "remove", loaded) if loaded.can_remove_background \
                 else PhotoViews(dataset, library)
             photo_rows = [(PhotoViews(dataset, library), fed)]
