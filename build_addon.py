@@ -10,7 +10,7 @@ Layout (both installers accept it):
     blender_p2m/__init__.py             bl_info: what a legacy install (3.4+) looks for
     blender_p2m/blender_manifest.toml   what an extension install (4.2+) looks for; Blender
                                         accepts the manifest inside one top-level folder
-    blender_p2m/weights/pixel2mesh_compact.pt   the bundled weights (when present)
+    blender_p2m/weights/<BUNDLED_WEIGHTS_NAME>  the bundled weights (when present), named in api.py
     blender_p2m/wheels/*.whl            PyTorch and its dependencies (--with-wheels only)
 
 The zip is reproducible: entries sorted, timestamps and permissions fixed, so the same tree
@@ -35,7 +35,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 PACKAGE = "blender_p2m"
-WEIGHTS_FILES = ("pixel2mesh_compact.pt", "MODEL_CARD.md")
 EXCLUDE_PATTERNS = ("__pycache__", "*.pyc", "*.pyo", ".*", "*.tmp", "*.blend1", "*.orig",
                     "*.rej", "*~", "wheels", "weights")   # weights/wheels are added explicitly
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)                      # the earliest a zip can hold
@@ -84,15 +83,20 @@ class Entry:
 
 
 # ----------------------------------------------------------------------------- version
-def read_version(package_dir: Path) -> str:
-    """`__version__` from the package's __init__.py (parsed, not imported: no bpy needed),
-    checked against bl_info["version"] so the two never disagree."""
-    tree = ast.parse((package_dir / "__init__.py").read_text(encoding="utf-8"))
+def module_assignments(path: Path) -> dict[str, ast.expr]:
+    """A module's top-level `NAME = value` statements, parsed, not imported (no bpy, no torch)."""
     values = {}
-    for node in tree.body:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                 and isinstance(node.targets[0], ast.Name):
             values[node.targets[0].id] = node.value
+    return values
+
+
+def read_version(package_dir: Path) -> str:
+    """`__version__` from the package's __init__.py, checked against bl_info["version"] so the
+    two never disagree."""
+    values = module_assignments(package_dir / "__init__.py")
     if "__version__" not in values or "bl_info" not in values:
         raise BuildError(f"{package_dir}/__init__.py must define both __version__ and bl_info.")
     version = ast.literal_eval(values["__version__"])
@@ -124,13 +128,20 @@ def package_entries(repo: Path) -> list[Entry]:
     return entries
 
 
+def weights_files(package_dir: Path) -> tuple[str, str]:
+    """The bundled weights' file name, as the API looks for it (api.BUNDLED_WEIGHTS_NAME), and
+    its model card."""
+    return ast.literal_eval(module_assignments(package_dir / "api.py")["BUNDLED_WEIGHTS_NAME"]), "MODEL_CARD.md"
+
+
 def weights_entries(repo: Path) -> tuple[list[Entry], str | None]:
     """The bundled weights (and their model card) from weights/; a warning when absent."""
+    files = weights_files(repo / PACKAGE)
     entries = [Entry(f"{PACKAGE}/weights/{name}", repo / "weights" / name)
-               for name in WEIGHTS_FILES if (repo / "weights" / name).is_file()]
+               for name in files if (repo / "weights" / name).is_file()]
     warning = None
     if not any(e.arcname.endswith(".pt") for e in entries):
-        warning = (f"WARNING: weights/{WEIGHTS_FILES[0]} not found: the add-on is built "
+        warning = (f"WARNING: weights/{files[0]} not found: the add-on is built "
                    f"WITHOUT bundled weights. Users will have to pick a weights file in the "
                    f"preferences. Train and export the weights first (see weights/MODEL_CARD.md).")
     return entries, warning

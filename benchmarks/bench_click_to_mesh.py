@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import build_addon  # noqa: E402  (reads the bundled weights' name without importing PyTorch)
 
 MAKE_RANDOM_CHECKPOINT = """
 import sys, torch
@@ -40,7 +41,7 @@ atomic_save(checkpoint_dict(Pixel2Mesh(get_config({config!r})), metadata={{"note
 def bundled_weights() -> Path | None:
     """The bundled weights file, found without importing PyTorch (same places as the API)."""
     for candidate in (REPO / "blender_p2m" / "weights", REPO / "weights"):
-        path = candidate / "pixel2mesh_compact.pt"
+        path = candidate / build_addon.weights_files(REPO / "blender_p2m")[0]
         if path.is_file():
             return path
     return None

@@ -816,7 +816,7 @@ def test_bundled_weights_mesh_lies_inside_the_silhouette(scene, prefs, tmp_path)
     from blender_p2m import api
 
     if api.bundled_weights_path() is None:
-        pytest.skip("no bundled weights yet (weights/pixel2mesh_compact.pt)")
+        pytest.skip(f"no bundled weights yet (weights/{api.BUNDLED_WEIGHTS_NAME})")
     prefs.weights_path = ""
     alpha = render_object_photo(scene, tmp_path / "box.png")
     assert (alpha > 0.5).mean() > 0.05, "the test photo did not render the box"

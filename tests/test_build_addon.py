@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import build_addon
+from blender_p2m.api import BUNDLED_WEIGHTS_NAME as WEIGHTS_NAME
 from test_batch import make_good_images, obj_vertices  # tests/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def fake_repo(tmp_path: Path, weights: bool) -> Path:
     (repo / "tests" / "test_x.py").write_text("x")
     (repo / "weights").mkdir()
     if weights:
-        (repo / "weights" / "pixel2mesh_compact.pt").write_bytes(b"weights")
+        (repo / "weights" / WEIGHTS_NAME).write_bytes(b"weights")
         (repo / "weights" / "MODEL_CARD.md").write_text("card")
     return repo
 
@@ -106,8 +107,8 @@ def test_zip_layout_and_manifest(built_zip):
     assert set(manifest["permissions"]) == {"files", "network"}
     assert all(len(reason) <= 64 and reason[-1].isalnum() for reason in manifest["permissions"].values())
     assert manifest["maintainer"] and "wheels" not in manifest and "platforms" not in manifest
-    has_weights = (REPO / "weights" / "pixel2mesh_compact.pt").is_file()
-    assert ("blender_p2m/weights/pixel2mesh_compact.pt" in names) == has_weights
+    has_weights = (REPO / "weights" / WEIGHTS_NAME).is_file()
+    assert (f"blender_p2m/weights/{WEIGHTS_NAME}" in names) == has_weights
 
 
 def test_weights_are_bundled_or_their_absence_is_announced(tmp_path):
@@ -117,7 +118,7 @@ def test_weights_are_bundled_or_their_absence_is_announced(tmp_path):
         path = build_addon.build(repo, repo / "dist", check=False, log=messages.append)
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-        assert ("blender_p2m/weights/pixel2mesh_compact.pt" in names) == weights
+        assert (f"blender_p2m/weights/{WEIGHTS_NAME}" in names) == weights
         assert ("blender_p2m/weights/MODEL_CARD.md" in names) == weights
         assert not [n for n in names if "pycache" in n or "hidden" in n or "tests" in n]
     warnings = [m for m in messages if m.startswith("WARNING")]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from blender_p2m.api import BUNDLED_WEIGHTS_NAME
 from blender_p2m.errors import P2MError
 from blender_p2m.model import Pixel2Mesh, get_config
 from blender_p2m.model.checkpoint import FORMAT, atomic_save, checkpoint_dict, load_checkpoint, read_checkpoint
@@ -99,7 +100,7 @@ def test_checkpoints_with_the_encoders_older_block_names_load_unchanged(tmp_path
     model, _ = load_checkpoint(tmp_path / "older.pt")
     assert model.state_dict().keys() == tiny_model.state_dict().keys()
     assert torch.equal(run(model, example_input), run(tiny_model, example_input))
-    bundled = torch.load(Path(__file__).resolve().parents[1] / "weights" / "pixel2mesh_compact.pt", weights_only=True)
+    bundled = torch.load(Path(__file__).resolve().parents[1] / "weights" / BUNDLED_WEIGHTS_NAME, weights_only=True)
     assert any(k.startswith("encoder.stages.") for k in bundled["state_dict"])
 
 
