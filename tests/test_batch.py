@@ -77,9 +77,14 @@ def read_summary(folder: Path, name: str = "summary.json") -> dict:
     return json.loads((folder / name).read_text())
 
 
-def obj_vertices(path: Path) -> np.ndarray:
-    rows = [line.split()[1:4] for line in path.read_text().splitlines() if line.startswith("v ")]
+def obj_vertices_of_text(text: str) -> np.ndarray:
+    """(N, 3) the `v` lines of an OBJ file's text, read independently of the writer."""
+    rows = [line.split()[1:4] for line in text.splitlines() if line.startswith("v ")]
     return np.array(rows, dtype=np.float64)
+
+
+def obj_vertices(path: Path) -> np.ndarray:
+    return obj_vertices_of_text(path.read_text())
 
 
 def parse_glb(data: bytes) -> tuple[dict, bytes]:

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from dataset_checks import dataset_views, fraction_inside_silhouette
+from test_batch import obj_vertices, obj_vertices_of_text  # tests/ is on sys.path
 from training.data.build import REAL_SPLIT_FRACTIONS, assign_splits, build, catalogue_specs
 from training.data.real.catalogue import build_catalogue
 from training.data.real.sweethome3d import parse_properties
@@ -58,11 +59,6 @@ def _fixture_roots(tmp_path: Path, extra_entries: list[tuple[str, dict, dict[str
     fg = tmp_path / "pkgs" / "flightgear-data-models"
     shutil.copytree(FIXTURES / "flightgear-data-models", fg)
     return {"sweethome3d-furniture": sh3d, "flightgear-data-models": fg}
-
-
-def _obj_vertices(text: str) -> np.ndarray:
-    return np.array([[float(x) for x in line.split()[1:4]] for line in text.splitlines()
-                     if line.startswith("v ")])
 
 
 def _ac_vertices(path: Path) -> np.ndarray:
@@ -134,14 +130,14 @@ def test_duplicates_people_flat_and_broken_models_are_dropped_with_reasons(catal
 def test_conversion_keeps_geometry(catalogue):
     # Sweet Home 3D: same vertices, turned from +Y up to the OBJ file's own +Y up (identity).
     with zipfile.ZipFile(FIXTURES / "sweethome3d-furniture" / SH3F) as z:
-        source = _obj_vertices(z.read("blendswap-cc-0/bedsideTable2/bedsideTable2.obj").decode())
-    ours = _obj_vertices((catalogue / "cabinet/sh3d-blendswap-cc-0-bedsidetable2/model.obj").read_text())
+        source = obj_vertices_of_text(z.read("blendswap-cc-0/bedsideTable2/bedsideTable2.obj").decode())
+    ours = obj_vertices(catalogue / "cabinet/sh3d-blendswap-cc-0-bedsidetable2/model.obj")
     assert ours.shape == source.shape
     assert np.allclose(ours, source, rtol=1e-5, atol=1e-4)
     # AC3D via assimp: the same bounding box as the file's own vertices (assimp may split
     # vertices along creases, so counts may grow, never shrink).
     ac = _ac_vertices(FIXTURES / "flightgear-data-models" / GLIDER)
-    glider = _obj_vertices((catalogue / "airplane/fg-geometry-glider/model.obj").read_text())
+    glider = obj_vertices(catalogue / "airplane/fg-geometry-glider/model.obj")
     assert len(glider) >= len(np.unique(ac, axis=0)) * 0.9
     assert np.allclose(glider.min(0), ac.min(0), atol=1e-3) and np.allclose(glider.max(0), ac.max(0), atol=1e-3)
 
@@ -328,7 +324,7 @@ def test_lights_and_shadows_inside_ac3d_files_are_left_out(tmp_path):
     assert dropped == ["LandingLight"] and "halo" not in text and "kids 1\n" in text
     ac = tmp_path / "plane.ac"
     ac.write_text(AC_WITH_LIGHTS)
-    vertices = _obj_vertices(convert(ac, tmp_path / "cache").read_text())
+    vertices = obj_vertices(convert(ac, tmp_path / "cache"))
     assert vertices.max() <= 1.0 + 1e-6          # only the fuselage's corners reach the OBJ
     with pytest.raises(Exception, match="AC3D"):
         strip_named_objects("not an ac file\n")

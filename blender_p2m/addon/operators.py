@@ -67,14 +67,12 @@ class P2M_OT_reconstruct(bpy.types.Operator):
         try:
             plan = _job().plan_reconstruction(context)
             outcome = worker.reconstruct(plan.request, on_step=self._print_step)
-            self._print_step(0.95, "Building the mesh")
-            obj = _job().build_result(context, plan, outcome)
         except P2MError as e:
             return self._fail(str(e))
         except Exception as e:
             return self._fail(worker.describe_unexpected(e))
-        _job().show_network_view(outcome)
-        return self._succeed(_job().success_message(obj, outcome, plan.request.stage))
+        self._print_step(0.95, "Building the mesh")
+        return self._finish(context, plan, outcome)
 
     def invoke(self, context, event):
         if bpy.app.background or context.window is None:
@@ -111,7 +109,8 @@ class P2M_OT_reconstruct(bpy.types.Operator):
                 return self._fail(message[1])
             elif kind == "done":
                 self._end_modal(context)
-                return self._finish_modal(context, message[1])
+                STATUS.progress, STATUS.step = 0.95, "Building the mesh"
+                return self._finish(context, self._plan, message[1])
         return {'PASS_THROUGH'}
 
     def cancel(self, context):
@@ -120,16 +119,16 @@ class P2M_OT_reconstruct(bpy.types.Operator):
         self._end_modal(context)
         STATUS.error = "Cancelled. Nothing was created."
 
-    def _finish_modal(self, context, outcome):
-        STATUS.progress, STATUS.step = 0.95, "Building the mesh"
+    def _finish(self, context, plan, outcome):
+        """Both paths end here: build the object, show what the network saw, report."""
         try:
-            obj = _job().build_result(context, self._plan, outcome)
+            obj = _job().build_result(context, plan, outcome)
         except P2MError as e:
             return self._fail(str(e))
         except Exception as e:
             return self._fail(worker.describe_unexpected(e))
         _job().show_network_view(outcome)
-        return self._succeed(_job().success_message(obj, outcome, self._plan.request.stage))
+        return self._succeed(_job().success_message(obj, outcome, plan.request.stage))
 
     # Status bookkeeping shared by both paths.
     def _begin(self) -> None:
