@@ -429,7 +429,7 @@ def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data
     curves and the model card; the card describes the pretrained encoder and the silhouette
     head, lists both training datasets with their mixing weights and the photo backgrounds,
     and reports the photo evaluation's three modes with the evaluation's own numbers."""
-    from training.evaluate import PHOTO_MODE_TITLES
+    from training.evaluate import PHOTO_MODE_TITLES, photo_mode_table
 
     first, second, photos = tiny_data
     out = tmp_path / "weights"
@@ -452,6 +452,8 @@ def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data
     for mode, result in ev_real["photos"]["modes"].items():
         m = result["model"]["class_mean"]
         assert f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} |" in text
+    rows = "\n".join(photo_mode_table(ev_real["photos"]["modes"]))          # one table, two documents
+    assert rows in text and rows in (out / "eval_real_test.md").read_text()
 
 
 def test_grid_repeats_each_row_on_its_photo(finetuned, tiny_data, tmp_path):

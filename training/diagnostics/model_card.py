@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluate import EVAL_FORMAT, PHOTO_MODE_TITLES
+from ..evaluate import EVAL_FORMAT, photo_mode_table
 from ..train import DEFAULT_BACKGROUND_MIX, recorded_commands
 
 
@@ -132,14 +132,9 @@ def real_section(ev: dict) -> str:
         text += (f"\n### On {photos['photos']} held-out photos\n\nEach view composited on one test photo "
                  f"(`training.evaluate --photos`): the background kept, removed by the model (the API's own "
                  f"path), or removed with the render's true alpha (an oracle). Mask IoU: kept, the silhouette "
-                 f"head at its resolution; removed, the API's mask against the true alpha.\n\n"
-                 "| background | F(tau) | F(2tau) | CD | mask IoU | vertices in the true silhouette |\n"
-                 "|---|---:|---:|---:|---:|---:|\n")
-        for mode, r in photos["modes"].items():
-            m = r["model"]["class_mean"]
-            iou = "-" if r["mask_iou"] is None else f"{r['mask_iou']:.3f}"
-            text += (f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} | {m['cd']:.3f} | {iou} "
-                     f"| {100 * r['vertices_in_silhouette']:.1f}% |\n")
+                 f"head at its resolution; removed, the API's mask against the true alpha. No object found: "
+                 f"views where removal found nothing and the background was kept, as a user would.\n\n"
+                 + "\n".join(photo_mode_table(photos["modes"])) + "\n")
         text += ("\n![real test objects, transparent and on their held-out photos: input | prediction | "
                  "turned 60 degrees | ground truth turned 60 degrees](real_test_grid.png)\n")
     return text
