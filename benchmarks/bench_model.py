@@ -4,6 +4,9 @@
     python benchmarks/bench_model.py --configs compact --threads 1 2 --devices cpu
     python benchmarks/bench_model.py --threads 0 1 --omp-wait-policy default passive
 
+The network runs as the API runs it: random weights, eval mode, batch norms folded and
+convolutions channels-last (blender_p2m.model.inference.for_inference).
+
 Each (configuration, device, threads, batch) runs in its own subprocess, so that its peak
 memory (ru_maxrss, minus the same process's level before the model was built; on CUDA
 torch.cuda.max_memory_allocated) is clean. In the same subprocess, after the model, a
@@ -99,12 +102,13 @@ def worker(config_name: str, device: str, threads: int | None, batch: int) -> di
 
     sys.path.insert(0, str(REPO))
     from blender_p2m.model import Pixel2Mesh, get_config
+    from blender_p2m.model.inference import for_inference
 
     if threads:
         torch.set_num_threads(threads)
     rss_before = maxrss_mb()
     torch.manual_seed(0)
-    model = Pixel2Mesh(get_config(config_name)).eval().to(device)
+    model = for_inference(Pixel2Mesh(get_config(config_name)).to(device))   # as the API runs it
     s = model.config.input_size
     g = torch.Generator().manual_seed(1)
     images = torch.rand(batch, 3, s, s, generator=g).to(device)
