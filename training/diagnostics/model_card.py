@@ -140,6 +140,52 @@ def real_section(ev: dict) -> str:
     return text
 
 
+def _status(value: float, limit: float, at_least: bool, gap: str = "{:.1f} points") -> str:
+    met = value >= limit if at_least else value <= limit
+    return "met" if met else f"**missed by {gap.format(abs(value - limit))}**"
+
+
+def targets_section(ev: dict, ev_real: dict | None, ev512: dict | None, size_mb: float) -> str:
+    """The issues' measurable targets against this card's own evaluations (issues 17, 18).
+    Speed targets live in benchmarks/RESULTS.md (they depend on the machine, not the weights)."""
+    cm = ev["model"]["class_mean"]
+    rows = [("procedural test split, F(tau) >= 60", f"{cm['f_tau']:.1f}", _status(cm["f_tau"], 60, True)),
+            ("procedural test split, F(2tau) >= 75", f"{cm['f_2tau']:.1f}", _status(cm["f_2tau"], 75, True))]
+    if ev_real:
+        white = ev_real["model"]["class_mean"]["f_tau"]
+        rows.append(("real-mesh test split on white (transparent), F(tau) >= 50", f"{white:.1f}",
+                     _status(white, 50, True)))
+        modes = (ev_real.get("photos") or {}).get("modes", {})
+        for mode, label in (("remove", "background removed by the model"), ("keep", "background kept")):
+            if mode in modes:
+                f = modes[mode]["model"]["class_mean"]["f_tau"]
+                rows.append((f"same objects on test photos, {label}: within 5 points of white",
+                             f"{f:.1f} ({f - white:+.1f})", _status(f, white - 5, True)))
+        if "remove" in modes:
+            removed = modes["remove"]
+            f = removed["model"]["class_mean"]["f_tau"]
+            if "oracle" in modes:
+                oracle = modes["oracle"]["model"]["class_mean"]["f_tau"]
+                rows.append(("photos: removal by the model within 3 F(tau) points of the true alpha (issue 18)",
+                             f"{f:.1f} against {oracle:.1f} ({f - oracle:+.1f})", _status(f, oracle - 3, True)))
+            rows.append(("photos: removal mask IoU >= 0.9 (issue 18)", f"{removed['mask_iou']:.3f}",
+                         _status(removed["mask_iou"], 0.9, True, gap="{:.3f}")))
+            inside = 100 * removed["vertices_in_silhouette"]
+            rows.append(("photos, removed: >= 70% of vertices inside the true silhouette (issue 18)",
+                         f"{inside:.1f}%", _status(inside, 70, True)))
+    if ev512:
+        c5 = ev512["model"]["class_mean"]
+        for key, name in (("f_tau", "F(tau)"), ("f_2tau", "F(2tau)")):
+            rows.append((f"512 px Blender default camera: {name} within 5 points of 224 px",
+                         f"{c5[key]:.1f} against {cm[key]:.1f} ({c5[key] - cm[key]:+.1f})",
+                         _status(c5[key], cm[key] - 5, True)))
+    rows.append(("bundle size <= 25 MB", f"{size_mb:.1f} MB", _status(size_mb, 25, False, gap="{:.1f} MB")))
+    table = "\n".join(f"| {t} | {m} | {st} |" for t, m, st in rows)
+    return ("\n## Targets, against the evaluations above\n\nClass means on the predicted vertices. The "
+            "speed targets (batch-1 latency, batch conversion) depend on the machine, not the weights: "
+            "`benchmarks/RESULTS.md`.\n\n| target | measured | status |\n|---|---|---|\n" + table + "\n")
+
+
 def write_card(weights: Path, ev: dict, ev512: dict | None, run: Path, data: list[Path], out: Path,
                extra_notes: str = "", ablation: str = "", ev_real: dict | None = None) -> str:
     ckpt = torch.load(weights, map_location="cpu", weights_only=True)
@@ -226,7 +272,7 @@ ellipsoid (no learning) scores F(tau) {bm['f_tau']:.1f}, F(2tau) {bm['f_2tau']:.
 {_table(ev['model']['per_category'], ev['ellipsoid']['per_category'])}
 {depth}{t512}{real_section(ev_real) if ev_real else ""}
 ![input | prediction | prediction turned 60 degrees | ground truth turned 60 degrees](test_grid.png)
-
+{targets_section(ev, ev_real, ev512, size_mb)}
 ## What works and what does not
 - One object, centred, seen slightly from above, on a plain or transparent background,
   at roughly the training distance. Use **crop to object** for photos where the object is
