@@ -131,7 +131,11 @@ def package_entries(repo: Path) -> list[Entry]:
 def weights_files(package_dir: Path) -> tuple[str, str]:
     """The bundled weights' file name, as the API looks for it (api.BUNDLED_WEIGHTS_NAME), and
     its model card."""
-    return ast.literal_eval(module_assignments(package_dir / "api.py")["BUNDLED_WEIGHTS_NAME"]), "MODEL_CARD.md"
+    assigned = module_assignments(package_dir / "api.py")
+    if "BUNDLED_WEIGHTS_NAME" not in assigned:
+        raise BuildError(f"{package_dir}/api.py must assign BUNDLED_WEIGHTS_NAME = \"<file>.pt\" (no "
+                         f"annotation): the build reads the bundled weights' name from there.")
+    return ast.literal_eval(assigned["BUNDLED_WEIGHTS_NAME"]), "MODEL_CARD.md"
 
 
 def weights_entries(repo: Path) -> tuple[list[Entry], str | None]:

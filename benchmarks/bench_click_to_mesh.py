@@ -40,8 +40,9 @@ atomic_save(checkpoint_dict(Pixel2Mesh(get_config({config!r})), metadata={{"note
 
 def bundled_weights() -> Path | None:
     """The bundled weights file, found without importing PyTorch (same places as the API)."""
+    name = build_addon.weights_files(REPO / "blender_p2m")[0]
     for candidate in (REPO / "blender_p2m" / "weights", REPO / "weights"):
-        path = candidate / build_addon.weights_files(REPO / "blender_p2m")[0]
+        path = candidate / name
         if path.is_file():
             return path
     return None

@@ -97,7 +97,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def worker(config_name: str, device: str, threads: int | None, batch: int) -> dict:
+def worker(config_name: str, device: str, threads: int | None, batch: int, plain: bool = False) -> dict:
     import torch
 
     sys.path.insert(0, str(REPO))
@@ -108,7 +108,9 @@ def worker(config_name: str, device: str, threads: int | None, batch: int) -> di
         torch.set_num_threads(threads)
     rss_before = maxrss_mb()
     torch.manual_seed(0)
-    model = for_inference(Pixel2Mesh(get_config(config_name)).to(device))   # as the API runs it
+    model = Pixel2Mesh(get_config(config_name)).to(device).eval()
+    if not plain:
+        model = for_inference(model)                          # as the API runs it
     s = model.config.input_size
     g = torch.Generator().manual_seed(1)
     images = torch.rand(batch, 3, s, s, generator=g).to(device)
@@ -133,15 +135,16 @@ def worker(config_name: str, device: str, threads: int | None, batch: int) -> di
         memory = torch.cuda.max_memory_allocated() / 2 ** 20
     else:
         memory = maxrss_mb() - rss_before
-    return {"config": config_name, "device": device, "threads": torch.get_num_threads(),
+    return {"config": config_name + (" (plain)" if plain else ""), "device": device, "threads": torch.get_num_threads(),
             "batch": batch, "params": params, "gflops_per_image": (dense + sparse) / batch / 1e9,
             "sparse_gflops_per_image": sparse / batch / 1e9, "runs": len(times),
             "median_s": statistics.median(times), "min_s": min(times), "memory_mb": memory,
             "peak_gflops": matmul_peak_gflops(device)}        # after the memory reading
 
 
-def run_worker(config: str, device: str, threads: int | None, batch: int, wait_policy: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", config, device, str(threads or 0), str(batch)]
+def run_worker(config: str, device: str, threads: int | None, batch: int, wait_policy: str,
+               plain: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--worker", config, device, str(threads or 0), str(batch), str(int(plain))]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if wait_policy != "default":
         env["OMP_WAIT_POLICY"] = wait_policy.upper()
@@ -204,8 +207,8 @@ def table(results: list[dict]) -> str:
 
 def main(argv=None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        config, device, threads, batch = sys.argv[2:6]
-        print(json.dumps(worker(config, device, int(threads) or None, int(batch))))
+        config, device, threads, batch, plain = sys.argv[2:7]
+        print(json.dumps(worker(config, device, int(threads) or None, int(batch), bool(int(plain)))))
         return 0
     import torch
 
@@ -223,6 +226,9 @@ def main(argv=None) -> int:
                         help="OMP_WAIT_POLICY for the CPU workers ('default': as inherited). On a "
                              "CPU shared with other busy processes, spinning OpenMP threads "
                              "('active', and libgomp's default spin) can slow small ops 10x.")
+    parser.add_argument("--plain", action="store_true",
+                        help="the network as built, without the API's inference rewrite (batch norms "
+                             "folded, channels-last weights): to measure what the rewrite buys")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--from-json", type=Path, help="print the table of saved results, run nothing")
     args = parser.parse_args(argv)
@@ -237,7 +243,7 @@ def main(argv=None) -> int:
         for threads, policy in settings:
             for config in args.configs:
                 for batch in args.batches:
-                    r = run_worker(config, device, threads, batch, policy)
+                    r = run_worker(config, device, threads, batch, policy, args.plain)
                     results.append(r)
                     print(f"  {config} {device} threads={threads_label(r)} batch={batch}: "
                           f"{r['median_s'] / batch * 1e3:.1f} ms/img", file=sys.stderr, flush=True)

@@ -115,12 +115,22 @@ class Reconstruction:
         return self.stages[which]
 
 
+def mask_in_picture(probability: torch.Tensor, intr: Intrinsics, whole: Prepared) -> np.ndarray:
+    """The silhouette head's (1, n, n) probability, seen through the uncropped virtual camera
+    `whole`, as an (H, W) float32 mask in [0, 1] in the picture's pixels, its soft edge steepened
+    (MASK_SHARPNESS). Shared with training.diagnostics.mask_ceiling."""
+    mask = network_to_image(probability, intr, whole.rotation, whole.intrinsics.double().numpy())[0]
+    return ((mask - 0.5) * MASK_SHARPNESS + 0.5).clamp(0.0, 1.0).numpy().astype(np.float32)
+
+
 class LoadedModel:
     """What load_model() returns: a Pixel2Mesh network (`.network`, an nn.Module) loaded on a
-    device, with the preprocessing that makes any image fit it and the checkpoint's metadata."""
+    device, with the preprocessing that makes any image fit it and the checkpoint's metadata.
+    load_model's network is rewritten for inference (model/inference.py): same outputs, but
+    not for training or saving back."""
 
     def __init__(self, network: Pixel2Mesh, device: torch.device, metadata: dict, weights_path: str):
-        self.network = for_inference(network.to(device))     # same outputs, faster (model/inference.py)
+        self.network = network.to(device).eval()
         self.device = device
         self.metadata = metadata
         self.weights_path = weights_path
@@ -164,8 +174,7 @@ class LoadedModel:
         whole = prepare(rgba, intr, self.config.input_size, None)
         maps = self.network.encode(whole.image[None].to(self.device))
         probability = torch.sigmoid(self.network.silhouette(maps)[0].float()).cpu()      # (1, n, n)
-        mask = network_to_image(probability, intr, whole.rotation, whole.intrinsics.double().numpy())[0]
-        mask = ((mask - 0.5) * MASK_SHARPNESS + 0.5).clamp(0.0, 1.0).numpy()              # (H, W)
+        mask = mask_in_picture(probability, intr, whole)                                 # (H, W)
         if (mask > 0.5).sum() < MIN_OBJECT_PIXELS:
             raise P2MError("No object found in the picture: the predicted silhouette is empty. Keep "
                            "the background instead (Remove Background: Off in Blender, --background "
@@ -235,4 +244,4 @@ def load_model(weights: str | os.PathLike | None = None, device: str = "auto") -
                            f"a weights file.")
     dev = resolve_device(device)
     network, metadata = load_checkpoint(weights)
-    return LoadedModel(network, dev, metadata, str(weights))
+    return LoadedModel(for_inference(network.to(dev)), dev, metadata, str(weights))   # a fresh network: ours to fold

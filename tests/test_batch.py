@@ -24,6 +24,7 @@ from blender_p2m.batch.intrinsics_source import IntrinsicsSource, read_sidecar
 from blender_p2m.errors import P2MError
 from blender_p2m.intrinsics import Intrinsics
 from blender_p2m.model.ellipsoid import uv_ellipsoid
+from obj_reading import obj_vertices  # tests/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 SIDECAR = {"fx": 300.0, "fy": 300.0, "cx": 48.0, "cy": 36.0, "width": 96, "height": 72}
@@ -75,16 +76,6 @@ def run_cli(*args) -> int:
 
 def read_summary(folder: Path, name: str = "summary.json") -> dict:
     return json.loads((folder / name).read_text())
-
-
-def obj_vertices_of_text(text: str) -> np.ndarray:
-    """(N, 3) the `v` lines of an OBJ file's text, read independently of the writer."""
-    rows = [line.split()[1:4] for line in text.splitlines() if line.startswith("v ")]
-    return np.array(rows, dtype=np.float64)
-
-
-def obj_vertices(path: Path) -> np.ndarray:
-    return obj_vertices_of_text(path.read_text())
 
 
 def parse_glb(data: bytes) -> tuple[dict, bytes]:

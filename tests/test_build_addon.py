@@ -23,7 +23,8 @@ import pytest
 
 import build_addon
 from blender_p2m.api import BUNDLED_WEIGHTS_NAME as WEIGHTS_NAME
-from test_batch import make_good_images, obj_vertices  # tests/ is on sys.path
+from obj_reading import obj_vertices  # tests/ is on sys.path
+from test_batch import make_good_images
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = str(Path(importlib.util.find_spec("torch").origin).parents[1])   # has torch, numpy
@@ -149,6 +150,16 @@ def test_version_mismatch_and_bad_manifest_are_refused(tmp_path, monkeypatch):
     with pytest.raises(build_addon.BuildError, match="tagline"):
         build_addon.build(repo, repo / "dist", check=True, log=lambda m: None)
     assert not list((repo / "dist").iterdir())                  # nothing half-done
+
+
+def test_the_weights_name_is_read_from_the_api_or_the_build_says_why_not(tmp_path):
+    repo = fake_repo(tmp_path, weights=True)
+    assert build_addon.weights_files(repo / "blender_p2m") == (WEIGHTS_NAME, "MODEL_CARD.md")
+    api = repo / "blender_p2m" / "api.py"
+    api.write_text(api.read_text().replace(f'BUNDLED_WEIGHTS_NAME = "{WEIGHTS_NAME}"',
+                                           f'BUNDLED_WEIGHTS_NAME: str = "{WEIGHTS_NAME}"'))
+    with pytest.raises(build_addon.BuildError, match="BUNDLED_WEIGHTS_NAME"):
+        build_addon.build(repo, repo / "dist", check=False, log=lambda m: None)
 
 
 # ----------------------------------------------------------------------------- wheels

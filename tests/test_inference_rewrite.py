@@ -43,12 +43,14 @@ def test_outputs_are_unchanged(name):
         expected, expected_mask = net(images, intrinsics, return_silhouette=True) if head else (net(images, intrinsics), None)
     n_convbn = sum(isinstance(m, ConvBN) for m in net.modules())
     fast = for_inference(copy.deepcopy(net))
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in fast.modules() if not isinstance(m, nn.Identity)) \
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in fast.modules()) \
         == sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) - n_convbn
+    convs = [m for m in fast.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
     with torch.inference_mode():
         got, got_mask = fast(images, intrinsics, return_silhouette=True) if head else (fast(images, intrinsics), None)
-    for i, (e, g) in enumerate(zip(expected, got)):
-        assert not torch.allclose(e.vertices, net.template(i).expand_as(e.vertices))   # offsets do act
+    assert not torch.allclose(expected[0].vertices, net.template(0).expand_as(expected[0].vertices))  # offsets act
+    for e, g in zip(expected, got):
         torch.testing.assert_close(g.vertices, e.vertices, rtol=1e-4, atol=1e-5)
     if expected_mask is not None:
         torch.testing.assert_close(got_mask, expected_mask, rtol=1e-4, atol=1e-4)
@@ -59,3 +61,19 @@ def test_every_convbn_of_lite0_is_folded_once():
     n_convbn = sum(isinstance(m, ConvBN) for m in net.modules())
     assert n_convbn > 40 and fold_batch_norms(net) == n_convbn and fold_batch_norms(net) == 0
     assert all(m.conv.bias is not None for m in net.modules() if isinstance(m, ConvBN))
+
+
+def test_load_model_rewrites_its_own_network_and_leaves_a_given_one_alone(tmp_path):
+    """load_model folds the network it loads; a LoadedModel built around a caller's network
+    (training.evaluate does this) must not change that network under the caller."""
+    from blender_p2m.api import LoadedModel, load_model
+    from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
+
+    net = trained_like("lite0_tiny")
+    atomic_save(checkpoint_dict(net), tmp_path / "w.pt")
+    loaded = load_model(tmp_path / "w.pt", device="cpu")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in loaded.network.encoder.modules())
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    LoadedModel(net, torch.device("cpu"), {}, "given")
+    after = net.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from dataset_checks import dataset_views, fraction_inside_silhouette
-from test_batch import obj_vertices, obj_vertices_of_text  # tests/ is on sys.path
+from obj_reading import obj_vertices, obj_vertices_of_text  # tests/ is on sys.path
 from training.data.build import REAL_SPLIT_FRACTIONS, assign_splits, build, catalogue_specs
 from training.data.real.catalogue import build_catalogue
 from training.data.real.sweethome3d import parse_properties

@@ -374,7 +374,7 @@ def test_metric_ceiling_of_the_vertex_metric(small_dataset):
 
 def test_mask_ceiling_of_background_removal(small_dataset):
     """A perfect head at the input's own resolution loses nothing; at 56 x 56 it loses the
-    thin parts; at 7 x 7 most of the shape; a smooth outline (a disc) keeps nearly all of it."""
+    thin parts; at 7 x 7 much more; a smooth outline (a disc) keeps nearly all of it."""
     from blender_p2m.intrinsics import Intrinsics
     from training.diagnostics.mask_ceiling import ceiling, view_ceiling
 

@@ -454,7 +454,7 @@ def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data
         assert f"| {PHOTO_MODE_TITLES[mode]} | {m['f_tau']:.1f} | {m['f_2tau']:.1f} |" in text
     rows = "\n".join(photo_mode_table(ev_real["photos"]["modes"]))          # one table, two documents
     assert rows in text and rows in (out / "eval_real_test.md").read_text()
-    assert f"| procedural test split, F(tau) >= 60 | {cm['f_tau']:.1f} |" in text
+    assert f"| test split of `{first.name}`, F(tau) >= 60 | {cm['f_tau']:.1f} |" in text
     removed = ev_real["photos"]["modes"]["remove"]
     assert f"| photos: removal mask IoU >= 0.9 (issue 18) | {removed['mask_iou']:.3f} |" in text
 
@@ -468,10 +468,12 @@ def test_targets_table_says_met_or_by_how_much_it_missed():
     modes = {"keep": {**mean(41.0), "mask_iou": 0.8, "vertices_in_silhouette": 0.9},
              "remove": {**mean(46.0), "mask_iou": 0.85, "vertices_in_silhouette": 0.69},
              "oracle": {**mean(49.5), "mask_iou": None, "vertices_in_silhouette": 0.95}}
-    text = targets_section(mean(61.0, 70.0), {**mean(51.0), "photos": {"modes": modes}}, mean(55.0, 66.0), 6.8)
+    text = targets_section({**mean(61.0, 70.0), "data": "datasets/procedural_300"},
+                           {**mean(51.0), "data": "datasets/real_v4", "photos": {"modes": modes}}, mean(55.0, 66.0), 6.8)
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    assert rows["procedural test split, F(tau) >= 60"].endswith("| met |")
-    assert rows["procedural test split, F(2tau) >= 75"].endswith("| **missed by 5.0 points** |")
+    assert rows["test split of `procedural_300`, F(tau) >= 60"].endswith("| met |")
+    assert rows["test split of `procedural_300`, F(2tau) >= 75"].endswith("| **missed by 5.0 points** |")
+    assert rows["test split of `real_v4` on white (transparent), F(tau) >= 50"].endswith("| 51.0 | met |")
     assert rows["same objects on test photos, background removed by the model: within 5 points of white"] \
         == "| same objects on test photos, background removed by the model: within 5 points of white | 46.0 (-5.0) | met |"
     assert rows["same objects on test photos, background kept: within 5 points of white"].endswith("missed by 5.0 points** |")

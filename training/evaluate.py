@@ -47,7 +47,7 @@ from blender_p2m.model.silhouette_head import mask_iou, mask_target
 from .data.backgrounds import composite_on_photo, photo_for_view
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .data.real.photos import photo_paths
-from .metrics import MetricAccumulator, align_depth, fraction_in_silhouette, point_metrics
+from .metrics import MetricAccumulator, align_depth, binary_iou, fraction_in_silhouette, point_metrics
 from .run_checkpoints import resolve_checkpoint
 from .validate import score
 
@@ -201,10 +201,7 @@ class PhotoViews(Dataset):
                 found = True
             except P2MError:                 # "no object found": a user would keep the background
                 prepared, mask, found = prepare(on_photo, intr, size), np.zeros((h, w), np.float32), False
-            truth, made = rgba[..., 3] >= 0.5, mask >= 0.5
-            union = (truth | made).sum()
-            extra = {"removal_iou": float((truth & made).sum() / union) if union else 1.0,
-                     "object_found": found}
+            extra = {"removal_iou": binary_iou(rgba[..., 3] >= 0.5, mask >= 0.5), "object_found": found}
         if not torch.equal(prepared.intrinsics, sample["intrinsics"]):
             raise AssertionError("the virtual camera depends on the background")   # crop=None never does
         return {**sample, "image": prepared.image, **extra}

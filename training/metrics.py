@@ -149,6 +149,12 @@ def fraction_in_silhouette(vertices: torch.Tensor, intrinsics: torch.Tensor,
     return inside.float().mean(dim=1)
 
 
+def binary_iou(truth: np.ndarray, made: np.ndarray) -> float:
+    """Intersection over union of two boolean masks of one shape; two empty masks agree (1.0)."""
+    union = (truth | made).sum()
+    return float((truth & made).sum() / union) if union else 1.0
+
+
 def _as_floats(value) -> list[float]:
     if isinstance(value, torch.Tensor):
         return [float(x) for x in value.detach().reshape(-1).tolist()]

@@ -2,11 +2,12 @@
 
 In eval mode a batch norm is a fixed per-channel affine map, so the one after each
 convolution of the EfficientNet-Lite0 encoder (ConvBN) folds into that convolution's weights
-and a bias: one operation, one OpenMP parallel region, instead of two. The convolution
-weights are then stored channels-last, the layout oneDNN's convolutions use, which the
-encoder's activations already have (EfficientNetLite0.features), so no reorder is left around
-a convolution. Only for inference: a folded network has no batch norms left to train.
-Measured in benchmarks/RESULTS.md.
+and a bias: one operation, one OpenMP parallel region, instead of two. On the CPU the
+convolution weights are then stored channels-last, the layout oneDNN's convolutions use and
+the one the encoders' activations already have there (EfficientNetLite0.features), so no
+reorder is left around a convolution. (On CUDA the activations stay contiguous, so the
+weights do too.) Only for inference: a folded network has no batch norms left to train and
+its state_dict no longer matches a checkpoint. Measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ def fold_batch_norms(module: nn.Module) -> int:
 
 
 def for_inference(network: Pixel2Mesh) -> Pixel2Mesh:
-    """The network in eval mode with its batch norms folded and its convolutions channels-last."""
+    """The network, changed in place: eval mode, batch norms folded, and on the CPU its
+    convolution weights channels-last. Give it a network nothing else will train or save."""
     network.eval()
     with torch.no_grad():
         fold_batch_norms(network)
         for layer in network.modules():
-            if isinstance(layer, nn.Conv2d):
+            if isinstance(layer, nn.Conv2d) and layer.weight.device.type == "cpu":
                 layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last)
     return network

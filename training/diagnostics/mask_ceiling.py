@@ -16,35 +16,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from blender_p2m.api import MASK_SHARPNESS
+from blender_p2m.api import mask_in_picture
+from blender_p2m.image_io import load_image_file
 from blender_p2m.intrinsics import Intrinsics
-from blender_p2m.model.preprocess import network_to_image, prepare
+from blender_p2m.model.preprocess import prepare
 from blender_p2m.model.silhouette_head import mask_target
 
 from ..data.dataset import _meta, read_dataset_json
-from ..metrics import MetricAccumulator
+from ..metrics import MetricAccumulator, binary_iou
 
 
 def view_ceiling(rgba: np.ndarray, intr: Intrinsics, input_size: int, size: int) -> float:
     """IoU with the true alpha of the API's mask made from a perfect size x size prediction."""
     whole = prepare(rgba, intr, input_size, None)                              # the head's view
     target = mask_target(whole.alpha[None], size)[0]                            # (1, size, size)
-    mask = network_to_image(target, intr, whole.rotation, whole.intrinsics.double().numpy())[0]
-    mask = ((mask - 0.5) * MASK_SHARPNESS + 0.5).clamp(0.0, 1.0).numpy()      # (H, W)
-    truth, made = rgba[..., 3] >= 0.5, mask >= 0.5
-    union = (truth | made).sum()
-    return float((truth & made).sum() / union) if union else 1.0
+    return binary_iou(rgba[..., 3] >= 0.5, mask_in_picture(target, intr, whole) >= 0.5)
 
 
 def ceiling(data: Path, split: str, size: int, input_size: int = 224) -> MetricAccumulator:
-    from PIL import Image
-
     acc = MetricAccumulator()
     for object_id in read_dataset_json(data)["splits"][split]:
         object_dir = data / "objects" / object_id
         meta = _meta(str(object_dir))
         for view in meta["views"]:
-            rgba = np.asarray(Image.open(object_dir / view["image"]).convert("RGBA"), dtype=np.float32) / 255.0
+            rgba = load_image_file(object_dir / view["image"])                  # (H, W, 4) in [0, 1]
             h, w = rgba.shape[:2]
             intr = Intrinsics(view["fx"], view["fy"], view["cx"], view["cy"], w, h)
             acc.add(meta["category"], {"mask_iou": torch.tensor([view_ceiling(rgba, intr, input_size, size)])})
@@ -52,7 +47,8 @@ def ceiling(data: Path, split: str, size: int, input_size: int = 224) -> MetricA
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.diagnostics.mask_ceiling", description=__doc__.splitlines()[2])
+    p = argparse.ArgumentParser(prog="python -m training.diagnostics.mask_ceiling",
+                                description="The mask IoU a perfect silhouette head would reach.")
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--size", type=int, default=56, help="side of the silhouette head's mask")

@@ -2,8 +2,9 @@
     [--eval-512 E512.json] [--ablation ablation.md] --run RUN --data DIR [DIR ...] -o MODEL_CARD.md
 
 Writes the model card from the artefacts themselves (weights metadata, evaluation JSON,
-run log, dataset card), so its numbers cannot drift from what was measured. The bundled
-card's hand-written part (targets, run history, limits) is `weights/card_notes.md`.
+run log, dataset card), so its numbers cannot drift from what was measured; that includes
+the issues' targets against the evaluations. The bundled card's hand-written part (status,
+run history, speed, limits) is `weights/card_notes.md`.
 """
 from __future__ import annotations
 
@@ -148,12 +149,12 @@ def _status(value: float, limit: float, at_least: bool, gap: str = "{:.1f} point
 def targets_section(ev: dict, ev_real: dict | None, ev512: dict | None, size_mb: float) -> str:
     """The issues' measurable targets against this card's own evaluations (issues 17, 18).
     Speed targets live in benchmarks/RESULTS.md (they depend on the machine, not the weights)."""
-    cm = ev["model"]["class_mean"]
-    rows = [("procedural test split, F(tau) >= 60", f"{cm['f_tau']:.1f}", _status(cm["f_tau"], 60, True)),
-            ("procedural test split, F(2tau) >= 75", f"{cm['f_2tau']:.1f}", _status(cm["f_2tau"], 75, True))]
+    cm, name = ev["model"]["class_mean"], Path(ev["data"]).name
+    rows = [(f"test split of `{name}`, F(tau) >= 60", f"{cm['f_tau']:.1f}", _status(cm["f_tau"], 60, True)),
+            (f"test split of `{name}`, F(2tau) >= 75", f"{cm['f_2tau']:.1f}", _status(cm["f_2tau"], 75, True))]
     if ev_real:
         white = ev_real["model"]["class_mean"]["f_tau"]
-        rows.append(("real-mesh test split on white (transparent), F(tau) >= 50", f"{white:.1f}",
+        rows.append((f"test split of `{Path(ev_real['data']).name}` on white (transparent), F(tau) >= 50", f"{white:.1f}",
                      _status(white, 50, True)))
         modes = (ev_real.get("photos") or {}).get("modes", {})
         for mode, label in (("remove", "background removed by the model"), ("keep", "background kept")):
