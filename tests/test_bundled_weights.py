@@ -1,32 +1,37 @@
-"""The bundled weights: safe loading, self-describing configuration, and real reconstructions."""
+"""The bundled weights: safe loading, self-describing configuration, and real reconstructions
+held to floors measured on them (weights/case_floors.json, by training.diagnostics.case_floors)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from blender_p2m.api import Intrinsics, bundled_weights_path, load_model
-from blender_p2m.model import ModelConfig
+from blender_p2m.api import BUNDLED_WEIGHTS_NAME, Intrinsics, bundled_weights_path, load_model
+from blender_p2m.model import ModelConfig, Pixel2Mesh
+from training.diagnostics.case_floors import DEFAULT_CASES as CASES
+from training.diagnostics.case_floors import PHOTO_SUFFIX, case_files, case_names
 from training.metrics import point_metrics
 
-CASES = Path(__file__).parent / "data" / "weights_case"
-# F-score(tau) floors on committed held-out test views. Measured with the bundled weights:
-# sofa 24.3, cabinet 37.3; the initial ellipsoid (no learning) scores 9.9 and 9.0.
-# (The first test object of each category of the 300-per-category build the weights were
-# trained on; `python -m training.diagnostics.export_examples ... --gt-points 4000` made the files.)
-FLOORS = {"sofa_0009_view0": 20.0, "cabinet_0001_view1": 32.0}
-ELLIPSOID = {"sofa_0009_view0": 9.9, "cabinet_0001_view1": 9.0}
+FLOORS_FILE = Path(__file__).resolve().parents[1] / "weights" / "case_floors.json"
 MAX_BYTES = 25 * 1024 * 1024
+BEAT_ELLIPSOID = 1.5      # a trained reconstruction scores at least 1.5 x the untrained template
 
 
 @pytest.fixture(scope="module")
 def weights() -> Path:
     path = bundled_weights_path()
-    assert path is not None, "weights/pixel2mesh_compact.pt is missing: the bundled weights must ship"
+    assert path is not None, f"weights/{BUNDLED_WEIGHTS_NAME} is missing: the bundled weights must ship"
     return path
+
+
+@pytest.fixture(scope="module")
+def floors(weights) -> dict:
+    return json.loads(FLOORS_FILE.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +45,57 @@ def test_bundled_file_is_small_half_precision_and_safe(weights):
     floats = [v for v in ckpt["state_dict"].values() if v.is_floating_point()]
     assert floats and all(v.dtype == torch.float16 for v in floats)
     config = ModelConfig.from_dict(ckpt["config"])
-    assert config.name == "compact"
     meta = ckpt["metadata"]
-    assert meta["train_config"]["model"] == "compact" and meta["data"]["counts"]["train"] > 0
+    assert meta["train_config"]["model"] == config.name and meta["data"]["counts"]["train"] > 0
 
 
-@pytest.mark.parametrize("name", sorted(FLOORS))
-def test_reconstructs_held_out_view_above_floor(model, name):
-    sidecar = json.loads((CASES / f"{name}.json").read_text())
-    intr = Intrinsics(sidecar["fx"], sidecar["fy"], sidecar["cx"], sidecar["cy"], sidecar["width"], sidecar["height"])
-    rec = model.reconstruct(CASES / f"{name}.png", intr)
-    gt = np.load(CASES / f"{name}_gt.npy")
-    f_tau = point_metrics(torch.from_numpy(rec.vertices)[None], torch.from_numpy(gt)[None])["f_tau"].item()
-    assert f_tau >= FLOORS[name], f_tau
-    assert f_tau >= 1.5 * ELLIPSOID[name], f_tau
+def test_floors_were_measured_on_these_weights(weights, floors):
+    """Floors of other weights must not pass silently: re-run training.diagnostics.case_floors."""
+    assert floors["weights"] == weights.name
+    assert floors["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), \
+        "weights/case_floors.json belongs to other weights: python -m training.diagnostics.case_floors " \
+        f"--weights {weights} --out {FLOORS_FILE}"
+    assert sorted(floors["cases"]) == case_names(CASES), "every committed case needs its floor"
 
 
-def test_initial_ellipsoid_reference_values():
-    """The ELLIPSOID figures above are what the untrained starting mesh really scores."""
-    from blender_p2m.model import Pixel2Mesh, get_config
+def _silhouette_share(vertices: np.ndarray, intr: Intrinsics, truth: np.ndarray) -> float:
+    """Share of vertices whose pinhole projection falls on a true-silhouette pixel."""
+    depth = -vertices[:, 2]
+    u = intr.cx + intr.fx * vertices[:, 0] / depth
+    v = intr.cy - intr.fy * vertices[:, 1] / depth
+    col, row = np.floor(u).astype(int), np.floor(v).astype(int)
+    ok = (depth > 0) & (col >= 0) & (col < truth.shape[1]) & (row >= 0) & (row < truth.shape[0])
+    hit = np.zeros(len(vertices), bool)
+    hit[ok] = truth[row[ok], col[ok]]
+    return float(hit.mean())
 
-    v = Pixel2Mesh(get_config("compact")).template(2)[None]
-    for name, expected in ELLIPSOID.items():
-        gt = torch.from_numpy(np.load(CASES / f"{name}_gt.npy"))[None]
-        assert point_metrics(v, gt)["f_tau"].item() == pytest.approx(expected, abs=0.1)
+
+def _f_tau(points: torch.Tensor, gt: np.ndarray) -> float:
+    return point_metrics(points.float()[None], torch.from_numpy(gt).float()[None])["f_tau"].item()
+
+
+@pytest.mark.parametrize("name", case_names(CASES))
+def test_reconstructs_committed_view_above_its_floor(model, floors, name):
+    files = case_files(CASES, name)
+    side = json.loads(files["sidecar"].read_text())
+    intr = Intrinsics(side["fx"], side["fy"], side["cx"], side["cy"], side["width"], side["height"])
+    photo = name.endswith(PHOTO_SUFFIX)
+    background = "remove" if photo and model.can_remove_background else "keep"
+    case = floors["cases"][name]
+    assert "error" not in case["measured"], case["measured"]
+    assert case["measured"]["background"] == background
+
+    rec = model.reconstruct(files["image"], intr, background=background)
+    gt = np.load(files["gt"])
+    f_tau = _f_tau(torch.from_numpy(rec.vertices), gt)
+    assert f_tau >= case["floors"]["f_tau"], f_tau
+    if not photo or background == "remove":        # what these weights are meant to handle
+        template = Pixel2Mesh(model.config).template(2)
+        assert f_tau >= BEAT_ELLIPSOID * _f_tau(template, gt), f_tau
+    if background == "remove":
+        truth = np.asarray(Image.open(files["truth_render"]).convert("RGBA"))[..., 3] >= 128   # (H, W)
+        made = rec.mask >= 0.5
+        iou = (truth & made).sum() / (truth | made).sum()
+        assert iou >= case["floors"]["mask_iou"], iou
+        inside = _silhouette_share(rec.vertices, intr, truth)
+        assert inside >= case["floors"]["in_silhouette"], inside

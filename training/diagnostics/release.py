@@ -6,7 +6,8 @@ Turns a finished run into the bundled weights and everything that describes them
 go, so that no figure is copied by hand: exports the run's newest checkpoint (float16),
 evaluates it on the procedural test split (grid), on the real test split transparent and on
 held-out photos in the three photo modes (grid with the photo rows), optionally on the
-512 px build, draws the training curves and writes the model card from those results.
+512 px build, measures the bundled-weights test's floors (case_floors.json), draws the
+training curves and writes the model card from those results.
 Everything lands in --out; the evaluations' JSON in RUN/release/.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from blender_p2m.errors import P2MError
 from ..evaluate import evaluate
 from ..export import export
 from ..plot import plot_training_curves
+from .case_floors import table as cases_table
+from .case_floors import write_floors
 from .model_card import write_card
 
 
@@ -39,6 +42,7 @@ def release(run: Path, procedural: Path, out: Path, name: str, real: Path | None
     out.mkdir(parents=True, exist_ok=True)
     weights = export(run, out / name)
     print(f"[release] exported {weights} ({weights.stat().st_size / 1e6:.1f} MB)", flush=True)
+    print(cases_table(write_floors(weights, out / "case_floors.json")), flush=True)   # the test's floors
     ev = evaluate(weights, procedural, "test", work / "eval_test")
     shutil.copyfile(work / "eval_test" / "eval.md", out / "eval_test.md")
     shutil.copyfile(work / "eval_test" / "grid.png", out / "test_grid.png")
