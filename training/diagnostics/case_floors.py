@@ -9,9 +9,9 @@ weights fail the test instead of passing silently. `training.diagnostics.release
 this for every release; run it by hand after re-exporting weights.
 
 A case is a view `NAME.png` with `NAME.json` (intrinsics) and ground truth `NAME_gt.npy`
-(camera-frame surface points; the transparent render of a photo case shares the photo's). A case ending in `_photo` is a real object composited on a
-held-out photo; its transparent render `NAME-without-_photo.png` gives the true
-silhouette. Weights with a silhouette head reconstruct photo cases with
+(camera-frame surface points; the transparent render of a photo case shares the photo's).
+A case ending in `_photo` is a real object composited on a held-out photo; its transparent
+render `NAME-without-_photo.png` gives the true silhouette. Weights with a silhouette head reconstruct photo cases with
 `background="remove"` (the product's path for photos), and the file then also holds floors
 for the mask IoU and the share of vertices projecting into the true silhouette; weights
 without one keep the background, as the add-on does for them.
