@@ -244,11 +244,8 @@ def _downscaled(path: Path, source: PhotoSource) -> tuple[Image.Image, tuple[int
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _partial_prefix(out_dir: Path) -> str:
