@@ -14,12 +14,13 @@ from PIL import Image
 from blender_p2m.api import BUNDLED_WEIGHTS_NAME, Intrinsics, bundled_weights_path, load_model
 from blender_p2m.model import ModelConfig, Pixel2Mesh
 from training.diagnostics.case_floors import DEFAULT_CASES as CASES
-from training.diagnostics.case_floors import PHOTO_SUFFIX, case_files, case_names
+from training.diagnostics.case_floors import PHOTO_SUFFIX, TEMPLATE_FACTOR, case_files, case_names
 from training.metrics import point_metrics
 
 FLOORS_FILE = Path(__file__).resolve().parents[1] / "weights" / "case_floors.json"
 MAX_BYTES = 25 * 1024 * 1024
-BEAT_ELLIPSOID = 1.5      # a trained reconstruction scores at least 1.5 x the untrained template
+# Whatever the floors say, a removed photo background must find most of the object.
+MIN_MASK_IOU, MIN_IN_SILHOUETTE = 0.5, 0.5
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,20 @@ def weights() -> Path:
     return path
 
 
+def remeasure(weights: Path) -> str:
+    return f"python -m training.diagnostics.case_floors --weights {weights} --out {FLOORS_FILE}"
+
+
 @pytest.fixture(scope="module")
 def floors(weights) -> dict:
+    assert FLOORS_FILE.is_file(), f"{FLOORS_FILE} is missing: measure it with {remeasure(weights)}"
     return json.loads(FLOORS_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def template(model) -> torch.Tensor:
+    """(N, 3) the untrained starting mesh of this configuration, in the camera frame."""
+    return Pixel2Mesh(model.config).template(2)
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +63,10 @@ def test_bundled_file_is_small_half_precision_and_safe(weights):
 
 def test_floors_were_measured_on_these_weights(weights, floors):
     """Floors of other weights must not pass silently: re-run training.diagnostics.case_floors."""
-    assert floors["weights"] == weights.name
     assert floors["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), \
-        "weights/case_floors.json belongs to other weights: python -m training.diagnostics.case_floors " \
-        f"--weights {weights} --out {FLOORS_FILE}"
-    assert sorted(floors["cases"]) == case_names(CASES), "every committed case needs its floor"
+        f"{FLOORS_FILE.name} belongs to other weights ({floors['weights']}): {remeasure(weights)}"
+    assert floors["weights"] == weights.name
+    assert sorted(floors["cases"]) == case_names(CASES), f"every committed case needs its floor: {remeasure(weights)}"
 
 
 def _silhouette_share(vertices: np.ndarray, intr: Intrinsics, truth: np.ndarray) -> float:
@@ -75,7 +86,7 @@ def _f_tau(points: torch.Tensor, gt: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("name", case_names(CASES))
-def test_reconstructs_committed_view_above_its_floor(model, floors, name):
+def test_reconstructs_committed_view_above_its_floor(model, floors, template, name):
     files = case_files(CASES, name)
     side = json.loads(files["sidecar"].read_text())
     intr = Intrinsics(side["fx"], side["fy"], side["cx"], side["cy"], side["width"], side["height"])
@@ -90,12 +101,11 @@ def test_reconstructs_committed_view_above_its_floor(model, floors, name):
     f_tau = _f_tau(torch.from_numpy(rec.vertices), gt)
     assert f_tau >= case["floors"]["f_tau"], f_tau
     if not photo or background == "remove":        # what these weights are meant to handle
-        template = Pixel2Mesh(model.config).template(2)
-        assert f_tau >= BEAT_ELLIPSOID * _f_tau(template, gt), f_tau
+        assert f_tau >= TEMPLATE_FACTOR * _f_tau(template, gt), f_tau
     if background == "remove":
         truth = np.asarray(Image.open(files["truth_render"]).convert("RGBA"))[..., 3] >= 128   # (H, W)
         made = rec.mask >= 0.5
-        iou = (truth & made).sum() / (truth | made).sum()
-        assert iou >= case["floors"]["mask_iou"], iou
+        iou = (truth & made).sum() / max(1, (truth | made).sum())
+        assert iou >= max(MIN_MASK_IOU, case["floors"]["mask_iou"]), iou
         inside = _silhouette_share(rec.vertices, intr, truth)
-        assert inside >= case["floors"]["in_silhouette"], inside
+        assert inside >= max(MIN_IN_SILHOUETTE, case["floors"]["in_silhouette"]), inside

@@ -444,6 +444,10 @@ def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data
 
     floors = json.loads((out / "case_floors.json").read_text())     # the bundled-weights test's floors
     assert floors["sha256"] == sha256_of(out / "w.pt") and sorted(floors["cases"]) == case_names(DEFAULT_CASES)
+    for name, case in floors["cases"].items():          # a head: photos go through removal (or say why not)
+        m = case["measured"]
+        assert "error" in m or (m["background"] == "remove") == name.endswith("_photo"), (name, m)
+        assert "error" in m or ("mask_iou" in m) == name.endswith("_photo"), (name, m)
     ev = json.loads((finetuned / "release" / "eval_test" / "eval.json").read_text())
     ev_real = json.loads((finetuned / "release" / "eval_real_test" / "eval.json").read_text())
     assert ev["weights"] == str(out / "w.pt") and set(ev_real["photos"]["modes"]) == {"keep", "remove", "oracle"}

