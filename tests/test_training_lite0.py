@@ -440,7 +440,8 @@ def test_release_of_a_lite0_run_on_two_datasets_with_photos(finetuned, tiny_data
     for name in ("w.pt", "eval_test.md", "test_grid.png", "eval_real_test.md", "real_test_grid.png",
                  "training_curves.png", "MODEL_CARD.md", "case_floors.json"):
         assert (out / name).is_file(), name
-    from training.diagnostics.case_floors import DEFAULT_CASES, case_names, sha256_of
+    from training.diagnostics.case_floors import DEFAULT_CASES, case_names
+    from training.file_hash import sha256_of
 
     floors = json.loads((out / "case_floors.json").read_text())     # the bundled-weights test's floors
     assert floors["sha256"] == sha256_of(out / "w.pt") and sorted(floors["cases"]) == case_names(DEFAULT_CASES)
