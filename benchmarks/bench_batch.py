@@ -1,12 +1,12 @@
 """Batch throughput: images per second and peak memory of `python -m blender_p2m reconstruct`.
 
-    python benchmarks/bench_batch.py [--images 100] [--device cpu] [--weights FILE]
+    python benchmarks/bench_batch.py [--images 100] [--device cpu] [--weights FILE | --config NAME]
 
 Makes --images 224 x 224 RGBA test images (an ellipse, sidecar intrinsics f = 250 px), then
 converts them to OBJ + GLB at batch size 1 and 8, and at batch size 8 with .blend files and
 previews as well, each run in a fresh process so its peak resident memory (RSS) is its own.
-Without --weights it uses the bundled weights, or else random weights of the same 'compact'
-architecture (speed does not depend on the weights' values). Prints a Markdown table.
+Without --weights it uses the bundled weights, or else random weights of --config (default
+lite0; speed does not depend on the weights' values). Prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def make_images(folder: Path, count: int) -> None:
             {"fx": 250, "fy": 250, "cx": 112, "cy": 112, "width": 224, "height": 224}))
 
 
-def compact_weights(folder: Path) -> Path:
-    """The bundled weights, or random weights of the compact architecture."""
+def default_weights(folder: Path, config: str) -> Path:
+    """The bundled weights, or random weights of the given configuration."""
     sys.path.insert(0, str(REPO))
     from blender_p2m.api import bundled_weights_path
 
@@ -54,8 +54,8 @@ def compact_weights(folder: Path) -> Path:
     from blender_p2m.model.checkpoint import atomic_save, checkpoint_dict
 
     torch.manual_seed(0)
-    path = folder / "compact_random.pt"
-    atomic_save(checkpoint_dict(Pixel2Mesh(get_config("compact")), half=True), path)
+    path = folder / f"{config}_random.pt"
+    atomic_save(checkpoint_dict(Pixel2Mesh(get_config(config)), half=True), path)
     return path
 
 
@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights", type=Path)
+    parser.add_argument("--config", default="lite0", help="configuration of the random weights used "
+                                                          "when neither --weights nor bundled weights exist")
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
@@ -88,7 +90,7 @@ def main() -> None:
         tmp = Path(tmp)
         (tmp / "in").mkdir()
         make_images(tmp / "in", args.images)
-        weights = args.weights or compact_weights(tmp)
+        weights = args.weights or default_weights(tmp, args.config)
         print(f"{args.images} images of 224 x 224, weights {weights}, device {args.device}, "
               f"torch threads: default, {os.cpu_count()} CPUs\n")
         print("| batch size | outputs | images/s (loop) | wall s (incl. start-up) | peak RSS MB |")
