@@ -47,6 +47,7 @@ from blender_p2m.model.silhouette_head import mask_iou, mask_target
 from .data.backgrounds import composite_on_photo, photo_for_view
 from .data.dataset import P2MDataset, _meta, camera_frame_surface
 from .data.real.photos import photo_paths
+from .denormals import flush_denormals
 from .metrics import MetricAccumulator, align_depth, binary_iou, fraction_in_silhouette, point_metrics
 from .run_checkpoints import resolve_checkpoint
 from .validate import score
@@ -376,6 +377,7 @@ def evaluate(weights: Path, data: Path, split: str, out: Path, batch_size: int =
 
 
 def main(argv=None) -> int:
+    flush_denormals()                 # before any thread exists (training.denormals)
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--weights", required=True, type=Path, help="weights file, checkpoint or run folder")
     p.add_argument("--data", required=True, type=Path)

@@ -36,6 +36,7 @@ from .config import RECIPES, TrainConfig
 from .data.backgrounds import BackgroundMix, BackgroundSampler
 from .data.dataset import Augmentation, P2MDataset, read_dataset_json
 from .data.real.photos import photo_paths
+from .denormals import flush_denormals
 from .losses.pixel2mesh_loss import LossWeights, pixel2mesh_loss
 from .plot import plot_training_curves
 from .run_checkpoints import newest_complete_checkpoint, save_run_checkpoint
@@ -467,6 +468,7 @@ def train(run: Run) -> int:
 
 
 def main(argv=None) -> int:
+    flush_denormals()                 # before any thread exists: a trained network runs ~2x faster
     argv = list(sys.argv[1:] if argv is None else argv)
     args, cfg = parse_args(argv)
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from blender_p2m.errors import P2MError
 
+from ..denormals import flush_denormals
 from ..evaluate import evaluate
 from ..export import export
 from ..plot import plot_training_curves
@@ -64,6 +65,7 @@ def release(run: Path, procedural: Path, out: Path, name: str, real: Path | None
 
 
 def main(argv=None) -> int:
+    flush_denormals()                 # before any thread exists (training.denormals)
     p = argparse.ArgumentParser(prog="python -m training.diagnostics.release", description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--procedural", type=Path, required=True, help="procedural dataset (its test split is scored)")
