@@ -119,7 +119,9 @@ def worker(config_name: str, device: str, threads: int | None, batch: int, plain
            weights: str | None = None, flush: bool = False) -> dict:
     import torch
 
-    if flush:                                                 # first, before any thread exists
+    # First, before any thread exists. torch's own call rather than training.denormals:
+    # importing training would set passive OpenMP waiting, which this benchmark sets itself.
+    if flush:
         torch.set_flush_denormal(True)
     sys.path.insert(0, str(REPO))
     from blender_p2m.model.inference import for_inference
