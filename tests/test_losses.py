@@ -83,31 +83,34 @@ def gen():
 # ---------------------------------------------------------------------------- chamfer
 
 
+@pytest.mark.parametrize("method", ["kdtree", "blocks"])
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 1024])
-def test_nearest_matches_reference(gen, chunk_size):
+def test_nearest_matches_reference(gen, chunk_size, method):
     a = torch.rand(2, 13, 3, generator=gen, dtype=torch.float64)
     b = torch.rand(2, 17, 3, generator=gen, dtype=torch.float64)
-    dist, idx = nearest_squared_distances(a, b, chunk_size=chunk_size)
+    dist, idx = nearest_squared_distances(a, b, chunk_size=chunk_size, method=method)
     ref_d, ref_i = ref_nearest(a.numpy(), b.numpy())
     assert dist.shape == (2, 13) and idx.shape == (2, 13) and idx.dtype == torch.int64
     np.testing.assert_allclose(dist.numpy(), ref_d, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(idx.numpy(), ref_i)
 
 
-def test_nearest_float32_offset_clouds_are_accurate(gen):
+@pytest.mark.parametrize("method", ["kdtree", "blocks"])
+def test_nearest_float32_offset_clouds_are_accurate(gen, method):
     # Far from the origin, |a|^2 - 2ab + |b|^2 would cancel badly; distances must still be exact.
     a = torch.rand(1, 50, 3, generator=gen) * 0.01 + 10.0
     b = torch.rand(1, 60, 3, generator=gen) * 0.01 + 10.0
-    dist, idx = nearest_squared_distances(a, b, chunk_size=16)
+    dist, idx = nearest_squared_distances(a, b, chunk_size=16, method=method)
     ref_d, _ = ref_nearest(a.double().numpy(), b.double().numpy())
     np.testing.assert_allclose(dist.double().numpy(), ref_d, rtol=1e-3, atol=1e-9)
 
 
-def test_nearest_gradient_equals_dense_min(gen):
+@pytest.mark.parametrize("method", ["kdtree", "blocks"])
+def test_nearest_gradient_equals_dense_min(gen, method):
     a = torch.rand(2, 9, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     b = torch.rand(2, 11, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     w = torch.rand(2, 9, generator=gen, dtype=torch.float64)
-    dist, _ = nearest_squared_distances(a, b, chunk_size=4)
+    dist, _ = nearest_squared_distances(a, b, chunk_size=4, method=method)
     ga, gb = torch.autograd.grad((dist * w).sum(), (a, b))
     dense = ((a[:, :, None] - b[:, None]) ** 2).sum(-1).min(-1).values  # (2, 9)
     ra, rb = torch.autograd.grad((dense * w).sum(), (a, b))
@@ -156,7 +159,7 @@ def test_chunked_large_matches_unchunked_with_bounded_blocks(gen, monkeypatch):
         return out
 
     monkeypatch.setattr(chamfer_module.torch, "baddbmm", recording_baddbmm)
-    dist, idx = nearest_squared_distances(a, b, chunk_size=chunk)
+    dist, idx = nearest_squared_distances(a, b, chunk_size=chunk, method="blocks")
     monkeypatch.undo()
     assert 0 < largest[0] <= B * chunk * chunk  # never a (B, N, M) block
     for k in range(B):  # unchunked reference, one batch element at a time
@@ -168,8 +171,38 @@ def test_chunked_large_matches_unchunked_with_bounded_blocks(gen, monkeypatch):
 
 
 def test_nearest_rejects_empty_target():
+    for method in ("auto", "kdtree", "blocks"):
+        with pytest.raises(ValueError):
+            nearest_squared_distances(torch.zeros(1, 3, 3), torch.zeros(1, 0, 3), method=method)
+
+
+def test_nearest_rejects_unknown_method():
+    with pytest.raises(ValueError, match="method"):
+        nearest_squared_distances(torch.zeros(1, 3, 3), torch.zeros(1, 4, 3), method="brute")
+
+
+def test_kdtree_and_blocks_agree_on_a_training_sized_batch(gen):
+    # The final Pixel2Mesh mesh (2,466 vertices) against 4,000 GT points, batch 8, float32 as
+    # in training: both searches give the same distances (indices may differ only at ties).
+    a = torch.rand(8, 2466, 3, generator=gen) * 0.3
+    b = torch.rand(8, 4000, 3, generator=gen) * 0.3
+    d_tree, i_tree = nearest_squared_distances(a, b, method="kdtree")
+    d_blocks, i_blocks = nearest_squared_distances(a, b, method="blocks")
+    torch.testing.assert_close(d_tree, d_blocks, rtol=0, atol=1e-7)
+    assert (i_tree == i_blocks).float().mean() > 0.999
+
+
+def test_auto_search_falls_back_to_blocks_for_non_finite_points(gen):
+    # A k-d tree rejects NaN; a diverged prediction must give a NaN loss, not a crash.
+    a = torch.rand(1, 5, 3, generator=gen)
+    a[0, 2, 1] = float("nan")
+    b = torch.rand(1, 7, 3, generator=gen)
+    dist, _ = nearest_squared_distances(a, b)  # method="auto"
+    assert torch.isnan(dist[0, 2]) and torch.isfinite(dist[0, [0, 1, 3, 4]]).all()
+    d_auto, i_auto = nearest_squared_distances(b, torch.rand(1, 9, 3, generator=gen))
+    assert torch.isfinite(d_auto).all() and i_auto.shape == (1, 7)
     with pytest.raises(ValueError):
-        nearest_squared_distances(torch.zeros(1, 3, 3), torch.zeros(1, 0, 3))
+        nearest_squared_distances(a, b, method="kdtree")
 
 # ---------------------------------------------------------------------------- normal
 

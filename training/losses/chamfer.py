@@ -4,12 +4,22 @@ Pixel2Mesh compares the predicted vertices with points sampled on the ground-tru
 Neither side is a mesh the other can be projected onto, so both directions use nearest
 neighbours among points. A dense (B, N, M) distance matrix for B=8, N=2466, M=12000 would
 need about 1 GB; here it is never built whole.
+
+On the CPU the search uses a k-d tree (scipy): for the final mesh against 4,000 ground-truth
+points it is about 20 times faster than the block search, which had been about a quarter of
+a training step. On a GPU, and for clouds with non-finite points (which a k-d tree rejects),
+the batched block search runs instead. Both are exact; they differ only in which of two
+equally near points they pick.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
+from scipy.spatial import cKDTree
+
+NEAREST_METHODS = ("auto", "kdtree", "blocks")
 
 
 def _check_clouds(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -20,6 +30,22 @@ def _check_clouds(a: torch.Tensor, b: torch.Tensor) -> None:
         raise ValueError(f"batch sizes differ: {a.shape[0]} and {b.shape[0]}")
     if b.shape[1] == 0:
         raise ValueError("cannot find nearest neighbours in an empty point cloud")
+
+
+def _nearest_index_kdtree(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest b for each a, from a k-d tree built on each b (no gradient).
+
+    The tree works in float64, so the choice is exact for float32 inputs; memory is O(N + M).
+    """
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise ValueError("the k-d tree search needs finite points; use method='blocks' (or 'auto') "
+                         "for clouds with NaN or inf")
+    a64 = a.detach().cpu().double().numpy()  # (B, N, 3)
+    b64 = b.detach().cpu().double().numpy()  # (B, M, 3)
+    idx = np.empty(a64.shape[:2], dtype=np.int64)  # (B, N)
+    for k in range(a64.shape[0]):
+        idx[k] = cKDTree(b64[k]).query(a64[k])[1]
+    return torch.from_numpy(idx).to(a.device)
 
 
 def _nearest_index(a: torch.Tensor, b: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -58,19 +84,22 @@ def _nearest_index(a: torch.Tensor, b: torch.Tensor, chunk_size: int) -> torch.T
     return idx
 
 
-def nearest_squared_distances(a: torch.Tensor, b: torch.Tensor,
-                              chunk_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_squared_distances(a: torch.Tensor, b: torch.Tensor, chunk_size: int = 1024,
+                              method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Squared distance from every point of `a` to its nearest point of `b`.
 
-    The search runs without autograd over (chunk_size x chunk_size) blocks, so peak memory is
-    O(B * chunk_size^2) whatever N and M are. The distance is then recomputed from the gathered
+    The search runs without autograd: with a k-d tree ("kdtree"), or over (chunk_size x
+    chunk_size) blocks ("blocks"), so that peak memory is O(B * chunk_size^2) whatever N and M
+    are. "auto" takes the k-d tree for finite CPU clouds and the blocks otherwise (GPU, NaN or
+    inf, which the tree rejects). The distance is then recomputed from the gathered
     nearest points, which gives exact values and gradients to both `a` and `b` (the same
     gradient a dense min would give) at O(B * N) cost.
 
     Args:
         a: (B, N, 3) query points.
         b: (B, M, 3) points searched, M >= 1.
-        chunk_size: block side of the search along N and along M.
+        chunk_size: block side of the block search along N and along M.
+        method: "auto", "kdtree" or "blocks" (see above).
 
     Returns:
         dist: (B, N) squared Euclidean distance to the nearest point of b.
@@ -79,8 +108,16 @@ def nearest_squared_distances(a: torch.Tensor, b: torch.Tensor,
     _check_clouds(a, b)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    if method not in NEAREST_METHODS:
+        raise ValueError(f"method must be one of {NEAREST_METHODS}, got {method!r}")
     with torch.no_grad():
-        idx = _nearest_index(a.detach(), b.detach(), chunk_size)  # (B, N)
+        if method == "auto":
+            finite_cpu = a.device.type == "cpu" and bool(torch.isfinite(a).all() and torch.isfinite(b).all())
+            method = "kdtree" if finite_cpu else "blocks"
+        if method == "kdtree":
+            idx = _nearest_index_kdtree(a, b)  # (B, N)
+        else:
+            idx = _nearest_index(a.detach(), b.detach(), chunk_size)  # (B, N)
     nearest = torch.gather(b, 1, idx[..., None].expand(-1, -1, 3))  # (B, N, 3)
     dist = ((a - nearest) ** 2).sum(-1)  # (B, N)
     return dist, idx
