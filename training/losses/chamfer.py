@@ -5,9 +5,9 @@ Neither side is a mesh the other can be projected onto, so both directions use n
 neighbours among points. A dense (B, N, M) distance matrix for B=8, N=2466, M=12000 would
 need about 1 GB; here it is never built whole.
 
-On the CPU the search uses a k-d tree (scipy): for the final mesh against 4,000 ground-truth
-points it is about 20 times faster than the block search, which had been about a quarter of
-a training step. On a GPU, and for clouds with non-finite points (which a k-d tree rejects),
+On the CPU the search uses a k-d tree (scipy). The block search had been about a quarter of
+a training step; with the tree the final run's step went from 1.41 to 1.11 s
+(benchmarks/RESULTS.md). On a GPU, and for clouds with non-finite points (which a k-d tree rejects),
 the batched block search runs instead. Both are exact; they differ only in which of two
 equally near points they pick.
 """
@@ -32,14 +32,16 @@ def _check_clouds(a: torch.Tensor, b: torch.Tensor) -> None:
         raise ValueError("cannot find nearest neighbours in an empty point cloud")
 
 
+def _all_finite(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(torch.isfinite(a).all() and torch.isfinite(b).all())
+
+
 def _nearest_index_kdtree(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Index of the nearest b for each a, from a k-d tree built on each b (no gradient).
 
     The tree works in float64, so the choice is exact for float32 inputs; memory is O(N + M).
+    The points must be finite (the caller checks).
     """
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        raise ValueError("the k-d tree search needs finite points; use method='blocks' (or 'auto') "
-                         "for clouds with NaN or inf")
     a64 = a.detach().cpu().double().numpy()  # (B, N, 3)
     b64 = b.detach().cpu().double().numpy()  # (B, M, 3)
     idx = np.empty(a64.shape[:2], dtype=np.int64)  # (B, N)
@@ -111,9 +113,11 @@ def nearest_squared_distances(a: torch.Tensor, b: torch.Tensor, chunk_size: int 
     if method not in NEAREST_METHODS:
         raise ValueError(f"method must be one of {NEAREST_METHODS}, got {method!r}")
     with torch.no_grad():
-        if method == "auto":
-            finite_cpu = a.device.type == "cpu" and bool(torch.isfinite(a).all() and torch.isfinite(b).all())
-            method = "kdtree" if finite_cpu else "blocks"
+        if method == "auto":   # one finiteness pass, and only where the tree could run
+            method = "kdtree" if a.device.type == "cpu" and _all_finite(a, b) else "blocks"
+        elif method == "kdtree" and not _all_finite(a, b):
+            raise ValueError("the k-d tree search needs finite points; use method='blocks' (or 'auto') "
+                             "for clouds with NaN or inf")
         if method == "kdtree":
             idx = _nearest_index_kdtree(a, b)  # (B, N)
         else:
