@@ -292,6 +292,27 @@ def test_compare_pairs_the_views_of_two_weights(exported, evaluation, small_data
     assert r.returncode == 2 and "every object is in the training split" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_compare_pairs_models_of_different_input_sizes(exported, evaluation, small_dataset, tmp_path):
+    """The old bundled network saw 128 px and Lite0 sees 224 px: each model scores the views at
+    its own size, and each side's class mean is what training.evaluate gives that model alone."""
+    from training.diagnostics.compare import compare
+
+    ckpt = torch.load(exported, map_location="cpu", weights_only=True)
+    ckpt["config"]["input_size"] = 96                # the same fully convolutional weights at 96 px
+    larger = tmp_path / "weights_96.pt"
+    torch.save(ckpt, larger)
+    r = run_module("training.evaluate", "--weights", larger, "--data", small_dataset, "--split", "test",
+                   "--out", tmp_path / "eval_96", "--no-grid")
+    assert r.returncode == 0, r.stderr[-2000:]
+    alone = json.loads((tmp_path / "eval_96" / "eval.json").read_text())["model"]["class_mean"]
+    pair = compare([exported, larger], small_dataset, "test")
+    assert pair["views"] == evaluation[1]["samples"]
+    assert pair["class_mean"][0]["f_tau"] == pytest.approx(evaluation[1]["model"]["class_mean"]["f_tau"], abs=1e-4)
+    assert pair["class_mean"][1]["f_tau"] == pytest.approx(alone["f_tau"], abs=1e-4)
+    assert pair["class_mean"][1]["cd"] == pytest.approx(alone["cd"], rel=1e-5)
+    assert pair["paired_f_tau_difference"]["mean"] != 0      # 96 px input is a different prediction
+
+
 def test_training_limits_that_leave_no_views_say_so(small_dataset, tmp_path):
     run = tmp_path / "run"
     r = subprocess.run([PY, "-m", "training.train", "--config", "tiny", "--data", str(small_dataset),

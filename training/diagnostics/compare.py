@@ -1,6 +1,7 @@
 """python -m training.diagnostics.compare --weights A.pt B.pt --data DIR [--split test] [--unseen-by OTHER_DATASET]
 
 Is B better than A? Both score the same views (Pixel2Mesh protocol, class mean on vertices),
+each model at its own input size (say the 128 px compact network against the 224 px Lite0),
 and the per-view F(tau) difference B - A is reported with its standard error: two class
 means from different held-out sets cannot answer that question, a paired difference can.
 `--unseen-by` keeps only objects outside the training split of another dataset build, for
@@ -36,21 +37,23 @@ def chosen_views(dataset: P2MDataset, views_per_object: int | None, unseen_by: P
 def compare(weights: list[Path], data: Path, split: str = "test", views_per_object: int | None = None,
             unseen_by: Path | None = None, batch_size: int = 8) -> dict:
     models = [load_checkpoint(resolve_checkpoint(w))[0] for w in weights]
-    sizes = {m.config.input_size for m in models}
-    if len(sizes) != 1:
-        raise P2MError(f"the weights take different input sizes {sorted(sizes)}; compare models of one configuration size")
-    dataset = P2MDataset(data, split, sizes.pop(), points=None, augment=None)
-    keep = chosen_views(dataset, views_per_object, unseen_by)
+    # Each model sees the views at its own input size (the dataset scales the intrinsics
+    # with the image); the order of the views, and so the pairing, is the same at every size.
+    datasets = {size: P2MDataset(data, split, size, points=None, augment=None)
+                for size in sorted({m.config.input_size for m in models})}
+    keep = chosen_views(next(iter(datasets.values())), views_per_object, unseen_by)
     if not keep:
         raise P2MError(f"no view of the {split} split of {data} is left to compare"
                        + (f" (every object is in the training split of {unseen_by})" if unseen_by else ""))
-    loader = DataLoader(Subset(dataset, keep), batch_size=batch_size, shuffle=False, num_workers=1)
+    loaders = {size: DataLoader(Subset(d, keep), batch_size=batch_size, shuffle=False, num_workers=1)
+               for size, d in datasets.items()}
     accumulators = [MetricAccumulator() for _ in models]
     per_view = [[] for _ in models]
-    for batch in loader:
-        gt = batch["points"].float()
+    for batches in zip(*loaders.values()):
+        batch_at = dict(zip(loaders, batches))
         for model, acc, scores in zip(models, accumulators, per_view):
-            metrics = point_metrics(model(batch["image"], batch["intrinsics"])[-1].vertices.float(), gt)
+            batch = batch_at[model.config.input_size]
+            metrics = point_metrics(model(batch["image"], batch["intrinsics"])[-1].vertices.float(), batch["points"].float())
             acc.add(list(batch["category"]), metrics)
             scores.extend(metrics["f_tau"].tolist())
     diff = np.asarray(per_view[1]) - np.asarray(per_view[0])
